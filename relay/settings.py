@@ -1,0 +1,207 @@
+"""relay's configuration: environment variables read once, validated at start-up.
+
+Every variable from `contracts/relay.md` lives here and nowhere else. `get_settings()`
+loads them on first use and caches the result; a missing or malformed variable raises
+`ConfigurationError` with one line naming it, which the CLI and the Celery entry points
+print without a traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from typing import Annotated
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from relay.errors import ConfigurationError
+
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def require_secure_url(value: str, name: str) -> str:
+    """https everywhere; plain http only toward loopback (the stand-ins)."""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"{name} must be an http(s) URL, got {value!r}")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ValueError(f"{name} must use https (plain http only for loopback)")
+    return value.rstrip("/")
+
+
+class SmtpTarget:
+    """SMTP_URL parsed: smtp://user:pass@host:587?starttls=1 or smtps://host:465."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+            raise ValueError("SMTP_URL must look like smtp://user:pass@host:587?starttls=1")
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        self.url = url
+        self.host: str = parts.hostname
+        self.ssl = parts.scheme == "smtps"
+        self.port: int = parts.port or (465 if self.ssl else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.starttls = query.get("starttls", "0").lower() in {"1", "true", "yes"}
+        self.timeout = float(query.get("timeout", "10"))
+
+    def __repr__(self) -> str:  # never print the password
+        return f"SmtpTarget({self.host}:{self.port}, ssl={self.ssl}, starttls={self.starttls})"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    database_url: str = Field(alias="DATABASE_URL")
+    redis_url: str = Field(alias="REDIS_URL")
+
+    homeria_base_url: str = Field("http://127.0.0.1:8091", alias="HOMERIA_BASE_URL")
+    homeria_api_token: str = Field("dev-homeria-token", alias="HOMERIA_API_TOKEN", min_length=1)
+    homeria_signing_secret: str = Field(
+        "dev-homeria-signing-secret", alias="HOMERIA_SIGNING_SECRET", min_length=1
+    )
+    homeria_max_rps: float = Field(50, alias="HOMERIA_MAX_RPS", ge=0)
+
+    smtp_url: str = Field("smtp://127.0.0.1:8025", alias="SMTP_URL")
+    email_from: str = Field("Relay Shop <orders@shop.example>", alias="EMAIL_FROM")
+    promo_email_from: str = Field(
+        "Relay Shop Offers <offers@shop.example>", alias="PROMO_EMAIL_FROM"
+    )
+
+    sms_api_url: str = Field("http://127.0.0.1:8092", alias="SMS_API_URL")
+    sms_account_sid: str = Field("ACdev0000000000000000000000000000", alias="SMS_ACCOUNT_SID")
+    sms_auth_token: str = Field("dev-sms-token", alias="SMS_AUTH_TOKEN")
+    sms_from: str = Field("+15005550006", alias="SMS_FROM")
+
+    push_api_url: str = Field("http://127.0.0.1:8093", alias="PUSH_API_URL")
+    push_project_id: str = Field("relay-dev", alias="PUSH_PROJECT_ID")
+    push_api_token: str = Field("dev-push-token", alias="PUSH_API_TOKEN")
+
+    oncall_webhook_url: str | None = Field(None, alias="ONCALL_WEBHOOK_URL")
+    flower_basic_auth: str | None = Field(None, alias="FLOWER_BASIC_AUTH")
+    brands: Annotated[tuple[str, ...], NoDecode] = Field(("acme", "globex"), alias="BRANDS")
+    sentry_dsn: str | None = Field(None, alias="SENTRY_DSN")
+    sentry_environment: str = Field("development", alias="SENTRY_ENVIRONMENT")
+
+    notification_sla_seconds: int = Field(7200, alias="NOTIFICATION_SLA_SECONDS", gt=0)
+    outbox_sweep_seconds: float = Field(10, alias="OUTBOX_SWEEP_SECONDS", gt=0)
+    outbox_lease_seconds: int = Field(60, alias="OUTBOX_LEASE_SECONDS", gt=0)
+
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+    db_pool_max: int = Field(10, alias="DB_POOL_MAX", ge=1)
+    metrics_port: int = Field(0, alias="METRICS_PORT", ge=0, le=65535)
+
+    @field_validator("database_url")
+    @classmethod
+    def _pg_url(cls, v: str) -> str:
+        if urlsplit(v).scheme not in {"postgresql", "postgres"}:
+            raise ValueError("must be a postgresql:// URL")
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, v: str) -> str:
+        if urlsplit(v).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("must be a redis:// URL")
+        return v
+
+    @field_validator("homeria_base_url")
+    @classmethod
+    def _homeria_url(cls, v: str) -> str:
+        return require_secure_url(v, "HOMERIA_BASE_URL")
+
+    @field_validator("sms_api_url")
+    @classmethod
+    def _sms_url(cls, v: str) -> str:
+        return require_secure_url(v, "SMS_API_URL")
+
+    @field_validator("push_api_url")
+    @classmethod
+    def _push_url(cls, v: str) -> str:
+        return require_secure_url(v, "PUSH_API_URL")
+
+    @field_validator("oncall_webhook_url", "sentry_dsn", "flower_basic_auth", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, v):
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("oncall_webhook_url")
+    @classmethod
+    def _webhook_url(cls, v: str | None) -> str | None:
+        return None if v is None else require_secure_url(v, "ONCALL_WEBHOOK_URL")
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, v: str) -> str:
+        SmtpTarget(v)
+        return v
+
+    @field_validator("flower_basic_auth")
+    @classmethod
+    def _basic_auth(cls, v: str | None) -> str | None:
+        if v is not None and (":" not in v or v.startswith(":") or v.endswith(":")):
+            raise ValueError("must be user:password")
+        return v
+
+    @field_validator("brands", mode="before")
+    @classmethod
+    def _brands(cls, v):
+        if isinstance(v, str):
+            v = [b.strip() for b in v.split(",")]
+        brands = tuple(b.lower() for b in v if b)
+        if not brands:
+            raise ValueError("must list at least one brand code")
+        return brands
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return v
+
+    @property
+    def smtp(self) -> SmtpTarget:
+        return SmtpTarget(self.smtp_url)
+
+
+_ALIASES = {name: (f.alias or name.upper()) for name, f in Settings.model_fields.items()}
+
+
+def load_settings(**overrides) -> Settings:
+    """Read and validate the environment; raise ConfigurationError naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = err.get("loc") or ("?",)
+        var = _ALIASES.get(str(loc[0]), str(loc[0]))
+        if err.get("type") == "missing":
+            raise ConfigurationError(f"{var} is not set (see README: Configuration)") from None
+        msg = err.get("msg", "invalid").removeprefix("Value error, ")
+        raise ConfigurationError(f"{var} is invalid: {msg}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
+
+
+def reset_settings_cache() -> None:
+    """For tests that change the environment."""
+    get_settings.cache_clear()
