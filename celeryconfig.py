@@ -1,0 +1,78 @@
+"""Celery settings for relay (lowercase names only), read from relay.settings.
+
+Why these values:
+- JSON only: task arguments are row ids, nothing that needs pickle (and pickle from a
+  broker is remote code execution).
+- acks_late + reject_on_worker_lost + prefetch 1: a message is removed from Redis only
+  after the task finished; a worker killed mid-task leaves it to be redelivered, and the
+  outbox sweep republishes it after the lease anyway. Tasks are idempotent.
+- No result backend: nobody reads results; state lives in PostgreSQL.
+- visibility_timeout: far longer than any countdown relay uses (outbox.SHORT_RETRY_MAX_S,
+  60 s); longer waits are parked in PostgreSQL, never held in the broker.
+"""
+
+import sys
+
+from kombu import Queue
+
+from relay.errors import ConfigurationError
+from relay.settings import get_settings
+
+try:
+    _settings = get_settings()
+except ConfigurationError as exc:  # one clear line at start-up, never a traceback
+    sys.stderr.write(f"relay: configuration error: {exc}\n")
+    raise SystemExit(2) from None
+
+# The contract's queues, plus notify.expedite: late transactional work jumps the line there.
+_QUEUE_NAMES = ("homeria", "notify.transactional", "notify.expedite", "notify.promotions",
+                "maintenance")
+
+broker_url = _settings.redis_url
+broker_connection_retry_on_startup = True
+broker_transport_options = {
+    "visibility_timeout": 3 * 3600,
+    "socket_timeout": 5,
+    "socket_connect_timeout": 5,
+    "health_check_interval": 30,
+}
+broker_pool_limit = 32
+
+task_serializer = "json"
+accept_content = ["json"]
+event_serializer = "json"
+result_backend = None
+task_ignore_result = True
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+worker_hijack_root_logger = False
+worker_send_task_events = True
+task_send_sent_event = True
+task_track_started = False
+# A task that runs past the lease would be republished by the sweep while still running.
+task_soft_time_limit = max(5, _settings.outbox_lease_seconds - 10)
+task_time_limit = _settings.outbox_lease_seconds
+timezone = "UTC"
+enable_utc = True
+
+task_default_queue = "maintenance"
+task_create_missing_queues = False
+task_queues = tuple(Queue(name, routing_key=name) for name in _QUEUE_NAMES)
+task_routes = {
+    "sync_worker.*": {"queue": "homeria"},
+    "notifications.promotions.*": {"queue": "notify.promotions"},
+    "notifications.*": {"queue": "notify.transactional"},
+    "relay.*": {"queue": "maintenance"},
+}
+
+imports = ("relay.tasks",)
+
+beat_schedule = {
+    "outbox-sweep": {
+        "task": "relay.outbox.sweep",
+        "schedule": _settings.outbox_sweep_seconds,
+        # a sweep that waited longer than one interval is superseded by the next one
+        "options": {"queue": "maintenance", "expires": _settings.outbox_sweep_seconds},
+    },
+}

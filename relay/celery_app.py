@@ -1,0 +1,39 @@
+"""The one Celery app. `celery -A relay worker|beat|flower` finds it as `relay.app`.
+
+Settings come from `celeryconfig` (read lazily, on first use). Process-level set-up —
+JSON logging, Sentry, metrics — hangs off Celery's signals so it happens once per
+process, after fork for prefork children.
+"""
+
+from __future__ import annotations
+
+from celery import Celery, signals
+
+app = Celery("relay")
+app.config_from_object("celeryconfig")
+
+
+@signals.setup_logging.connect
+def _setup_logging(**_kwargs) -> None:
+    # Connecting this signal stops Celery from installing its own root handler.
+    from relay.logs import configure_logging
+    from relay.settings import get_settings
+
+    configure_logging(get_settings().log_level)
+
+
+@signals.celeryd_init.connect
+@signals.beat_init.connect
+@signals.worker_process_init.connect
+def _init_process(**_kwargs) -> None:
+    from relay.settings import get_settings
+    from relay.telemetry import init_sentry
+
+    init_sentry(get_settings(), component="celery")
+
+
+@signals.worker_process_shutdown.connect
+def _close_db(**_kwargs) -> None:
+    from relay.db import close_pool
+
+    close_pool()

@@ -1,0 +1,48 @@
+"""`relay status`"""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from relay.bootstrap import load_features
+from relay.cli import app
+from relay.cli.common import console, emit_json, settings
+
+
+@app.command("status")
+def status_cmd(
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> None:
+    """Queue depths, outbox backlog, per-feature state (breaker, dead letters, SLA).
+
+    Example: relay status --json | jq .queues
+    """
+    settings()
+    load_features()
+    from relay.status import collect
+
+    doc = collect()
+    if as_json:
+        emit_json(doc)
+        return
+    queues = Table(title="Broker queues", show_edge=False)
+    queues.add_column("queue")
+    queues.add_column("waiting", justify="right")
+    for name, depth in doc["queues"].items():
+        queues.add_row(name, "unreachable" if depth is None else str(depth))
+    queues.add_row("(delivered, unacked)", str(doc["unacked"]))
+    console.print(queues)
+    box = Table(title="Outbox (committed, not done)", show_edge=False)
+    for col in ("kind", "due, unpublished", "in flight", "parked", "oldest age (s)"):
+        box.add_column(col, justify="right" if col != "kind" else "left")
+    for kind, row in doc["outbox"].items():
+        box.add_row(kind, str(row["due_unpublished"]), str(row["in_flight"]),
+                    str(row["parked"]), str(row["oldest_pending_age_s"]))
+    if not doc["outbox"]:
+        box.add_row("(nothing pending)", "", "", "", "")
+    console.print(box)
+    for name, section in doc.items():
+        if name in {"at", "queues", "unacked", "outbox", "broker_reachable"}:
+            continue
+        console.print(f"[bold]{name}[/bold]: {section}")

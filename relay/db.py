@@ -1,0 +1,101 @@
+"""PostgreSQL access: one psycopg 3 connection pool per process, and transactions with
+after-commit hooks.
+
+The pool is created lazily and re-created after a fork (Celery's prefork pool forks
+after import; a pool inherited across fork would share sockets between processes).
+
+`transaction()` yields a `Tx`; work registered with `tx.after_commit(fn)` runs only once
+the transaction has committed. That is how producers publish to Redis: never before the
+row is durable (Warehouse's after-commit hook, Saleor's outbox).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from relay.logs import get_logger
+from relay.settings import get_settings
+
+log = get_logger(__name__)
+
+_pool: ConnectionPool | None = None
+_pool_pid: int | None = None
+_pool_lock = threading.Lock()
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    conn.execute("SET TIME ZONE 'UTC'")
+    conn.commit()
+
+
+def get_pool() -> ConnectionPool:
+    global _pool, _pool_pid
+    if _pool is not None and _pool_pid == os.getpid():
+        return _pool
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():
+            settings = get_settings()
+            _pool = ConnectionPool(
+                settings.database_url,
+                min_size=1,
+                max_size=settings.db_pool_max,
+                kwargs={"row_factory": dict_row, "application_name": "relay"},
+                configure=_configure,
+                open=True,
+                name="relay",
+            )
+            _pool_pid = os.getpid()
+    return _pool
+
+
+def close_pool() -> None:
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is not None and _pool_pid == os.getpid():
+            _pool.close()
+        _pool, _pool_pid = None, None
+
+
+@contextmanager
+def connection() -> Iterator[psycopg.Connection]:
+    """A pooled connection in autocommit-off mode; commit or roll back yourself."""
+    with get_pool().connection() as conn:
+        yield conn
+
+
+@dataclass
+class Tx:
+    conn: psycopg.Connection
+    _after: list[Callable[[], None]] = field(default_factory=list)
+
+    def execute(self, query, params=None):
+        return self.conn.execute(query, params)
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        self._after.append(fn)
+
+
+@contextmanager
+def transaction() -> Iterator[Tx]:
+    """One database transaction; after-commit hooks run once it is durable.
+
+    A failing hook is logged, not raised: the committed row is the truth and the outbox
+    sweep will publish it again.
+    """
+    with get_pool().connection() as conn:
+        tx = Tx(conn)
+        with conn.transaction():
+            yield tx
+    for fn in tx._after:
+        try:
+            fn()
+        except Exception as exc:
+            log.warning("db.after_commit_failed", error=repr(exc))
