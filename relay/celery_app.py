@@ -19,7 +19,8 @@ def _setup_logging(**_kwargs) -> None:
     from relay.logs import configure_logging
     from relay.settings import get_settings
 
-    configure_logging(get_settings().log_level)
+    settings = get_settings()
+    configure_logging(settings.log_level, fmt=settings.log_format)
 
 
 @signals.celeryd_init.connect

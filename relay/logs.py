@@ -93,6 +93,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(scrub_value(doc), default=str, ensure_ascii=False)
 
 
+class ConsoleFormatter(logging.Formatter):
+    """For people at a terminal (scripts/run): `12:00:01 INFO  event key=value ...`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = dict(_context.get() or {})
+        fields.update(getattr(record, "fields", None) or {})
+        fields.pop("task", None)
+        event = getattr(record, "event", None) or record.getMessage()
+        when = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
+        extras = " ".join(f"{k}={v}" for k, v in fields.items())
+        line = f"{when} {record.levelname:<7} {event} {extras}".rstrip()
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return scrub(line)
+
+
 class StructLogger:
     """A thin wrapper so call sites read `log.info("event", key=value)`."""
 
@@ -126,10 +142,11 @@ def get_logger(name: str) -> StructLogger:
     return StructLogger(name)
 
 
-def configure_logging(level: str = "INFO", stream=None) -> None:
-    """Route every logger (ours, Celery's, libraries') through one JSON handler."""
+def configure_logging(level: str = "INFO", stream=None, fmt: str = "json") -> None:
+    """Route every logger (ours, Celery's, libraries') through one handler: JSON lines in
+    production, `fmt="console"` for people watching scripts/run."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(ConsoleFormatter() if fmt == "console" else JsonFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

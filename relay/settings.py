@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import Field, ValidationError, field_validator
@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     outbox_lease_seconds: int = Field(60, alias="OUTBOX_LEASE_SECONDS", gt=0)
 
     log_level: str = Field("INFO", alias="LOG_LEVEL")
+    log_format: Literal["json", "console"] = Field("json", alias="LOG_FORMAT")
     db_pool_max: int = Field(10, alias="DB_POOL_MAX", ge=1)
     metrics_port: int = Field(0, alias="METRICS_PORT", ge=0, le=65535)
 

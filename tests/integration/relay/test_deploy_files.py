@@ -1,0 +1,65 @@
+"""docker-compose.yml and scripts/run must run a consumer for every declared queue."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from tests.support import ROOT
+
+
+def declared_queues() -> set[str]:
+    import celeryconfig
+
+    return {q.name for q in celeryconfig.task_queues}
+
+
+def _compose_env() -> dict[str, str]:
+    return dict(os.environ, HOMERIA_API_TOKEN="t", HOMERIA_SIGNING_SECRET="s",
+                FLOWER_BASIC_AUTH="oncall:secret")
+
+
+@pytest.fixture(scope="module")
+def compose_config() -> str:
+    if not shutil.which("docker-compose"):
+        pytest.fail("docker-compose is missing: scripts/test installs Debian's package")
+    result = subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yml"),
+                             "config"], capture_output=True, text=True, env=_compose_env(),
+                            cwd=ROOT, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_compose_file_is_valid_and_runs_migrations_once_beat_and_flower(compose_config):
+    for service in ("postgres:", "redis:", "migrate:", "beat:", "flower:"):
+        assert f"  {service}" in compose_config
+    assert "service_completed_successfully" in compose_config
+
+
+def test_compose_file_refuses_missing_secrets():
+    env = _compose_env()
+    del env["HOMERIA_API_TOKEN"]
+    result = subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yml"),
+                             "config"], capture_output=True, text=True, env=env, cwd=ROOT,
+                            timeout=60)
+    assert result.returncode != 0
+    assert "HOMERIA_API_TOKEN" in result.stderr
+
+
+def test_every_declared_queue_has_a_consumer_in_compose(compose_config):
+    consumed = set()
+    for match in re.finditer(r"- -Q\n\s+- ([\w.,-]+)", compose_config):
+        consumed.update(match.group(1).split(","))
+    assert declared_queues() <= consumed, declared_queues() - consumed
+
+
+def test_every_declared_queue_has_a_consumer_in_scripts_run():
+    script = (ROOT / "scripts" / "run").read_text()
+    consumed = set()
+    for match in re.finditer(r"^worker \S+ (\S+) \S+ \d+$", script, re.MULTILINE):
+        consumed.update(match.group(1).split(","))
+    assert declared_queues() <= consumed, declared_queues() - consumed
