@@ -12,7 +12,7 @@ import os
 import random
 import threading
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 
 @dataclass
@@ -70,7 +70,9 @@ class Faults:
 
     def snapshot(self) -> dict:
         with self._lock:
-            doc = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+            # not asdict(): it deep-copies the lock and raises
+            doc = {f.name: getattr(self, f.name) for f in fields(self)
+                   if not f.name.startswith("_")}
             doc["outage_remaining_s"] = max(0.0, self._outage_until - time.monotonic())
             return doc
 

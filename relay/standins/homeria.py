@@ -1,0 +1,355 @@
+"""Homeria stand-in: a real HTTP server implementing contracts/homeria.md.
+
+It verifies what the real Homeria would (bearer token, timestamp window, HMAC signature over
+the raw body, payload shape, Idempotency-Key) and keeps customers per (brand, country), so
+the client's tests, the e2e suite and the benchmark all exercise the contract, not a mock.
+Signature checking is written here independently of `sync_worker.signing` on purpose: a
+bug in the client's signing must fail against the stand-in, not be mirrored by it.
+
+In-process: `with serve(seed=[...]) as homeria: homeria.url, homeria.state.lookup(...)`.
+Shell: `python -m relay.standins homeria --port 8091 --seed-demo [--latency-ms 20 ...]`.
+Extra control endpoints (beside httpserver's): POST /_control/seed, GET|DELETE
+/_control/customers, GET /_control/applied, POST /_control/credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+import pycountry
+
+from relay.logs import configure_logging, get_logger
+from relay.standins.faults import Faults, add_fault_arguments, faults_from_args
+from relay.standins.httpserver import (
+    LoggedRequest,
+    Response,
+    RunningStandIn,
+    StandInHandler,
+    StandInServer,
+)
+
+log = get_logger(__name__)
+
+DEFAULT_TOKEN = "dev-homeria-token"  # = relay.settings dev defaults
+DEFAULT_SECRET = "dev-homeria-signing-secret"
+CHANGES_PATH = "/v1/customer-email-changes"
+CUSTOMERS_PATH = "/v1/customers"
+FIELDS = ("change_id", "current_email", "new_email", "brand", "country", "requested_at")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+BRAND_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+@dataclass
+class Customer:
+    customer_ref: str
+    brand: str
+    country: str
+    email: str
+
+
+@dataclass
+class _KeyRecord:
+    fingerprint: str
+    customer_ref: str | None = None   # set once the key produced a 200
+
+
+class HomeriaState:
+    """Homeria's data plus the credentials it expects; every mutation under one short lock.
+
+    Idempotency: the first request under a key fixes its body; a different body later is a
+    422. Only a 200 is remembered as "the first result" (replays answer already_applied
+    with the same customer_ref). A 404/409 applied nothing, so a later retry under the same
+    key is evaluated afresh (a dead letter replayed after its predecessor synced can pass).
+    """
+
+    def __init__(self, api_token: str = DEFAULT_TOKEN, signing_secret: str = DEFAULT_SECRET,
+                 max_skew_s: float = 300, clock=time.time) -> None:
+        self.api_token = api_token            # assign at run time to simulate a rotation
+        self.signing_secret = signing_secret
+        self.max_skew_s = max_skew_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._customers: dict[tuple[str, str, str], Customer] = {}
+        self._refs: set[str] = set()
+        self._keys: dict[str, _KeyRecord] = {}
+        self._applied: list[dict[str, Any]] = []
+        self._next_ref = 1
+
+    @staticmethod
+    def _key(brand: str, country: str, email: str) -> tuple[str, str, str]:
+        return brand.lower(), country.upper(), email.lower()
+
+    def seed(self, brand: str, country: str, email: str,
+             customer_ref: str | None = None) -> Customer:
+        """Add a customer (idempotent for the same email and ref)."""
+        key = self._key(brand, country, email)
+        with self._lock:
+            existing = self._customers.get(key)
+            if existing is not None:
+                if customer_ref not in (None, existing.customer_ref):
+                    raise ValueError("email already held by another customer_ref")
+                return replace(existing)
+            if customer_ref is None:
+                while f"HC-{self._next_ref:06d}" in self._refs:
+                    self._next_ref += 1
+                customer_ref = f"HC-{self._next_ref:06d}"
+            elif customer_ref in self._refs:
+                raise ValueError(f"customer_ref {customer_ref} already exists")
+            customer = Customer(customer_ref, key[0], key[1], email)
+            self._customers[key] = customer
+            self._refs.add(customer_ref)
+            return replace(customer)
+
+    def lookup(self, brand: str, country: str, email: str) -> Customer | None:
+        with self._lock:
+            found = self._customers.get(self._key(brand, country, email))
+            return replace(found) if found else None
+
+    def customers(self) -> list[Customer]:
+        with self._lock:
+            return [replace(c) for c in self._customers.values()]
+
+    @property
+    def applied_changes(self) -> list[dict[str, Any]]:
+        """Bodies of the changes applied, in the order applied (a copy)."""
+        with self._lock:
+            return list(self._applied)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._customers.clear()
+            self._refs.clear()
+            self._keys.clear()
+            self._applied.clear()
+
+    def apply(self, idempotency_key: str, change: dict[str, Any]) -> tuple[int, dict[str, str]]:
+        """Apply one validated change in arrival order; returns (status, body)."""
+        fingerprint = json.dumps(change, sort_keys=True)
+        with self._lock:
+            record = self._keys.setdefault(idempotency_key, _KeyRecord(fingerprint))
+            if record.fingerprint != fingerprint:
+                return 422, {"error": "idempotency_key_reused"}
+            if record.customer_ref is not None:
+                return 200, {"status": "already_applied", "customer_ref": record.customer_ref}
+            status, body = self._decide(change)
+            if status == 200:
+                record.customer_ref = body["customer_ref"]
+            return status, body
+
+    def _decide(self, change: dict[str, Any]) -> tuple[int, dict[str, str]]:
+        brand, country = change["brand"], change["country"]
+        current = self._customers.get(self._key(brand, country, change["current_email"]))
+        holder = self._customers.get(self._key(brand, country, change["new_email"]))
+        if holder is not None and (current is None or holder is current):
+            return 200, {"status": "already_applied", "customer_ref": holder.customer_ref}
+        if current is None:
+            return 404, {"error": "customer_not_found"}
+        if holder is not None:
+            return 409, {"error": "email_in_use"}
+        del self._customers[self._key(brand, country, current.email)]
+        current.email = change["new_email"]
+        self._customers[self._key(brand, country, current.email)] = current
+        self._applied.append(dict(change))
+        return 200, {"status": "applied", "customer_ref": current.customer_ref}
+
+
+@cache
+def _country_codes() -> frozenset[str]:
+    return frozenset(c.alpha_2 for c in pycountry.countries)
+
+
+def invalid_field(doc: Mapping[str, Any]) -> str | None:
+    """The first field that breaks the contract's body shape, or None if it is valid."""
+    for name in (*FIELDS, *sorted(set(doc) - set(FIELDS))):
+        value = doc.get(name)
+        if name not in FIELDS or not isinstance(value, str):
+            return name
+        if not _field_ok(name, value):
+            return name
+    return None
+
+
+def _field_ok(name: str, value: str) -> bool:
+    if name == "change_id":
+        try:
+            UUID(value)
+        except ValueError:
+            return False
+        return True
+    if name in {"current_email", "new_email"}:
+        return len(value) <= 254 and EMAIL_RE.match(value) is not None
+    if name == "brand":
+        return BRAND_RE.match(value) is not None
+    if name == "country":
+        return value in _country_codes()
+    try:
+        return datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
+
+
+class HomeriaHandler(StandInHandler):
+    def route(self, method: str, path: str, query: dict[str, str], body: bytes) -> Response:
+        state: HomeriaState = self.server.state
+        if path == CHANGES_PATH and method == "POST":
+            return self._post_change(state, body)
+        if path == CUSTOMERS_PATH and method == "GET":
+            return self._get_customer(state, query)
+        if path in {CHANGES_PATH, CUSTOMERS_PATH}:
+            return Response(405, {"error": "method_not_allowed"})
+        return Response(404, {"error": "not_found"})
+
+    def _authorized(self, state: HomeriaState) -> bool:
+        given = (self.headers.get("Authorization") or "").encode()
+        return hmac.compare_digest(given, f"Bearer {state.api_token}".encode())
+
+    def _signature_error(self, state: HomeriaState, body: bytes) -> str | None:
+        raw_ts = self.headers.get("Homeria-Timestamp") or ""
+        expected = "v1=" + hmac.new(state.signing_secret.encode(), raw_ts.encode() + b"." + body,
+                                    hashlib.sha256).hexdigest()
+        if not hmac.compare_digest((self.headers.get("Homeria-Signature") or "").encode(),
+                                   expected.encode()):
+            return "bad_signature"
+        if not raw_ts.isdigit() or abs(state.clock() - int(raw_ts)) > state.max_skew_s:
+            return "stale_timestamp"
+        return None
+
+    def _post_change(self, state: HomeriaState, body: bytes) -> Response:
+        if not self._authorized(state):
+            return Response(401, {"error": "unauthorized"})
+        problem = self._signature_error(state, body)
+        if problem:
+            return Response(401, {"error": problem})
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return Response(400, {"error": "unsupported_content_type"})
+        key = (self.headers.get("Idempotency-Key") or "").strip()
+        if not key:
+            return Response(400, {"error": "missing_idempotency_key"})
+        try:
+            doc = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return Response(400, {"error": "invalid_json"})
+        if not isinstance(doc, dict):
+            return Response(400, {"error": "invalid_json"})
+        bad = invalid_field(doc)
+        if bad:
+            return Response(422, {"error": "invalid_payload", "field": bad})
+        try:
+            if UUID(key) != UUID(doc["change_id"]):
+                raise ValueError
+        except ValueError:
+            return Response(422, {"error": "idempotency_key_mismatch"})
+        status, result = state.apply(str(UUID(key)), doc)
+        return Response(status, result)
+
+    def _get_customer(self, state: HomeriaState, query: dict[str, str]) -> Response:
+        if not self._authorized(state):
+            return Response(401, {"error": "unauthorized"})
+        missing = [p for p in ("email", "brand", "country") if not query.get(p)]
+        if missing:
+            return Response(400, {"error": "missing_parameter", "field": missing[0]})
+        found = state.lookup(query["brand"], query["country"], query["email"])
+        if found is None:
+            return Response(404, {"error": "customer_not_found"})
+        return Response(200, {"customer_ref": found.customer_ref, "email": found.email})
+
+    def _control(self, method: str, path: str, body: bytes) -> Response:
+        state: HomeriaState = self.server.state
+        try:
+            if path == "/_control/seed" and method == "POST":
+                docs = json.loads(body or b"[]")
+                docs = [docs] if isinstance(docs, dict) else docs
+                return Response(200, [asdict(state.seed(**d)) for d in docs])
+            if path == "/_control/customers" and method == "DELETE":
+                state.reset()
+                return Response(204)
+            if path == "/_control/customers":
+                return Response(200, [asdict(c) for c in state.customers()])
+            if path == "/_control/applied":
+                return Response(200, state.applied_changes)
+            if path == "/_control/credentials" and method == "POST":
+                doc = json.loads(body or b"{}")
+                state.api_token = doc.get("api_token", state.api_token)
+                state.signing_secret = doc.get("signing_secret", state.signing_secret)
+                return Response(200, {"ok": True})
+        except (ValueError, TypeError) as exc:
+            return Response(400, {"error": str(exc)})
+        return super()._control(method, path, body)
+
+
+class HomeriaServer(StandInServer):
+    """Adds one JSON log line per answered request (path only: the query holds emails)."""
+
+    def record(self, entry: LoggedRequest) -> None:
+        super().record(entry)
+        log.info("homeria_standin.request", method=entry.method,
+                 path=urlsplit(entry.path).path, status=entry.status,
+                 latency_ms=round(entry.latency_ms, 1),
+                 idempotency_key=entry.headers.get("Idempotency-Key"))
+
+
+def seed_demo(state: HomeriaState, count: int = 10, brands: Iterable[str] = ("acme", "globex"),
+              countries: Iterable[str] = ("ES", "FR")) -> dict[str, dict[str, int]]:
+    """customer{n}@example.com, n = 1..count, in every (brand, country); returns the shape."""
+    shape: dict[str, dict[str, int]] = {}
+    for brand in brands:
+        for country in countries:
+            for n in range(1, count + 1):
+                state.seed(brand, country, f"customer{n}@example.com",
+                           f"HC-{brand.upper()}-{country}-{1000 + n}")
+            shape.setdefault(brand, {})[country] = count
+    return shape
+
+
+def serve(port: int = 0, token: str = DEFAULT_TOKEN, secret: str = DEFAULT_SECRET,
+          faults: Faults | None = None, seed: Iterable[Mapping[str, Any]] | None = None,
+          host: str = "127.0.0.1") -> RunningStandIn:
+    """Start the stand-in on a background thread. `seed`: dicts of `HomeriaState.seed` args."""
+    state = HomeriaState(token, secret)
+    for customer in seed or ():
+        state.seed(**customer)
+    return RunningStandIn(HomeriaServer((host, port), HomeriaHandler, faults=faults, state=state))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m relay.standins homeria",
+                                     description="Homeria API stand-in (contracts/homeria.md)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8091)
+    parser.add_argument("--token", default=os.environ.get("HOMERIA_API_TOKEN", DEFAULT_TOKEN))
+    parser.add_argument("--secret",
+                        default=os.environ.get("HOMERIA_SIGNING_SECRET", DEFAULT_SECRET))
+    parser.add_argument("--seed-demo", action="store_true",
+                        help="seed customer{n}@example.com for acme/globex in ES/FR")
+    parser.add_argument("--seed-count", type=int, default=10)
+    add_fault_arguments(parser)
+    args = parser.parse_args(argv)
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    state = HomeriaState(args.token, args.secret)
+    shape = seed_demo(state, args.seed_count) if args.seed_demo else {}
+    faults = faults_from_args(args, prefix="HOMERIA_STANDIN_")
+    server = HomeriaServer((args.host, args.port), HomeriaHandler, faults=faults, state=state)
+    print(json.dumps({"standin": "homeria", "url": f"http://{args.host}:{server.server_port}",
+                      "seeded": shape, "faults": faults.snapshot()}), flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
