@@ -33,6 +33,14 @@ def _init_process(**_kwargs) -> None:
     init_sentry(get_settings(), component="celery")
 
 
+@signals.worker_ready.connect
+def _start_metrics(**_kwargs) -> None:
+    from relay.metrics import start_exporter
+    from relay.settings import get_settings
+
+    start_exporter(get_settings().metrics_port)
+
+
 @signals.worker_process_shutdown.connect
 def _close_db(**_kwargs) -> None:
     from relay.db import close_pool

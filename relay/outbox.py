@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from relay.db import Tx, connection, transaction
 from relay.logs import get_logger
+from relay.metrics import outbox_published_total
 
 log = get_logger(__name__)
 
@@ -76,7 +77,7 @@ def add_many(tx: Tx, kind: str, rows: Iterable[tuple[uuid.UUID, str, str]]) -> N
     tx.after_commit(lambda: publish_now(pubs))
 
 
-def publish_now(pubs: list[Publication]) -> int:
+def publish_now(pubs: list[Publication], source: str = "producer") -> int:
     """Send tasks to the broker over one connection. On failure, mark the rows unpublished
     so the next sweep sends them at once instead of waiting out the lease."""
     from relay.celery_app import app  # imported late: the app reads settings
@@ -90,6 +91,7 @@ def publish_now(pubs: list[Publication]) -> int:
                     countdown=pub.countdown, producer=producer,
                 )
                 sent += 1
+                outbox_published_total.labels(pub.queue, source).inc()
     except Exception as exc:
         log.warning("outbox.publish_failed", count=len(pubs) - sent, error=repr(exc))
         _unmark([p.entity_id for p in pubs[sent:]])
@@ -223,7 +225,7 @@ def sweep(lease_s: float, limit: int = 2000, queue_depth=None) -> int:
             ).fetchall()
         if rows:
             pubs = [Publication(r["entity_id"], r["task"], r["queue"]) for r in rows]
-            total += publish_now(pubs)
+            total += publish_now(pubs, source="sweep")
             log.info("outbox.swept", queue=queue, published=len(pubs), queue_depth=depth,
                      republished=sum(1 for r in rows if r["publish_count"] > 2))
         if total >= limit:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from relay.celery_app import app
 from relay.logs import bind
+from relay.metrics import tasks_total
 
 
 def relay_task(name: str, *, queue: str, **options) -> Callable:
@@ -29,7 +30,13 @@ def relay_task(name: str, *, queue: str, **options) -> Callable:
         @functools.wraps(fn)
         def run(self, *args, **kwargs):
             with bind(task_id=self.request.id, task=name):
-                return fn(self, *args, **kwargs)
+                try:
+                    result = fn(self, *args, **kwargs)
+                except Exception:
+                    tasks_total.labels(name, "error").inc()
+                    raise
+                tasks_total.labels(name, result if isinstance(result, str) else "ok").inc()
+                return result
 
         return app.task(
             bind=True, name=name, queue=queue, acks_late=True, ignore_result=True,
