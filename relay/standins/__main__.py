@@ -10,10 +10,13 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from relay.standins import homeria
+from relay.standins import homeria, push, sms, smtp
 
 STANDINS: dict[str, Callable[[list[str]], int]] = {
     "homeria": homeria.main,
+    "smtp": smtp.main,
+    "sms": sms.main,
+    "push": push.main,
 }
 
 

@@ -1,0 +1,249 @@
+"""Email over SMTP (smtplib), one kept-alive connection per thread.
+
+Why per thread: smtplib connections are not thread-safe, and opening one per message
+costs a TCP + TLS + AUTH handshake. A worker thread keeps its connection and reconnects
+when it finds it dead. A reused connection that turns out closed *before* the server
+took the message (at MAIL FROM) is retried once on a fresh one; a failure after DATA is
+never retried here, because the server may have queued the message.
+
+The Message-ID is derived from the notification id, so a retry after an ambiguous
+failure sends the same Message-ID and receiving systems can de-duplicate. The provider
+message id is the queue id from the final 250 reply when the server gives one
+("250 2.0.0 Ok: queued as 4BqX1"), else the Message-ID. `classify_smtp_reply` maps
+replies: 4xx transient, 5xx permanent, auth and TLS failures → config errors.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import smtplib
+import ssl
+import threading
+import uuid
+from email import policy
+from email.message import EmailMessage as MimeMessage
+from email.utils import formatdate, parseaddr
+from typing import Any
+
+from notifications.channels.base import (
+    ChannelConfigError,
+    ChannelError,
+    PermanentChannelError,
+    TransientChannelError,
+)
+from notifications.payloads import Accepted, EmailMessage
+from relay.errors import ConfigurationError
+from relay.logs import get_logger, mask_email
+from relay.settings import is_loopback_host
+
+log = get_logger(__name__)
+CHANNEL = "email"
+MESSAGE_ID_NAMESPACE = uuid.UUID("5b0c3f0e-8d1e-4c55-9a57-2f6f1f3c7a10")
+QUEUE_ID_RE = re.compile(r"queued as\s+<?([A-Za-z0-9._@-]+)>?", re.IGNORECASE)
+AUTH_CODES = {530, 534, 535, 538}  # auth required / too weak / credentials invalid
+
+
+def message_id_for(notification_id: str, domain: str) -> str:
+    """Stable across retries: the same notification always gets the same Message-ID."""
+    return f"<{uuid.uuid5(MESSAGE_ID_NAMESPACE, notification_id)}@{domain}>"
+
+
+def classify_smtp_reply(code: int, text: str = "") -> ChannelError:
+    """An SMTP reply that is not success → the error to raise. One table, here."""
+    reason = f"smtp_{code}"
+    if code in AUTH_CODES:
+        return ChannelConfigError(CHANNEL, "auth_failed", text[:200], status=code)
+    if 400 <= code < 500:
+        return TransientChannelError(CHANNEL, reason, text[:200], status=code)
+    if 500 <= code < 600:
+        return PermanentChannelError(CHANNEL, reason, text[:200], status=code)
+    return TransientChannelError(CHANNEL, "smtp_unexpected_reply", text[:200], status=code)
+
+
+def _reply_text(raw: bytes | str) -> str:
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+
+class SmtpChannel:
+    name = CHANNEL
+
+    def __init__(self, host: str, port: int, *, email_from: str, promo_email_from: str,
+                 ssl_mode: bool = False, starttls: bool = False, username: str | None = None,
+                 password: str | None = None, timeout: float = 10.0,
+                 tls_context: ssl.SSLContext | None = None,
+                 local_hostname: str | None = None) -> None:
+        if username and not (ssl_mode or starttls) and not is_loopback_host(host):
+            raise ConfigurationError(
+                "SMTP_URL would send credentials in clear text; use smtps:// or ?starttls=1")
+        self.host, self.port, self.timeout = host, port, timeout
+        self.ssl_mode, self.starttls = ssl_mode, starttls
+        self._credentials = (username, password) if username else None
+        self.tls_context = tls_context or ssl.create_default_context()
+        self.local_hostname = local_hostname
+        self.email_from, self.promo_email_from = email_from, promo_email_from
+        self._local = threading.local()
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> SmtpChannel:
+        target = settings.smtp
+        kwargs: dict[str, Any] = dict(
+            email_from=settings.email_from, promo_email_from=settings.promo_email_from,
+            ssl_mode=target.ssl, starttls=target.starttls, username=target.username,
+            password=target.password, timeout=target.timeout)
+        kwargs.update(overrides)
+        return cls(target.host, target.port, **kwargs)
+
+    # -- building ---------------------------------------------------------------------
+    def build(self, message: EmailMessage) -> MimeMessage:
+        """multipart/alternative (plain first, HTML last: clients show the last they can)."""
+        sender = self.promo_email_from if message.promotion else self.email_from
+        domain = parseaddr(sender)[1].rpartition("@")[2] or "relay.invalid"
+        mime = MimeMessage(policy=policy.SMTP)
+        mime["From"] = sender
+        mime["To"] = message.to
+        mime["Subject"] = message.subject
+        mime["Date"] = formatdate(localtime=False, usegmt=True)
+        mime["Message-ID"] = message_id_for(message.notification_id, domain)
+        mime["X-Relay-Notification-Id"] = message.notification_id
+        if message.promotion:
+            mime["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+            mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        else:
+            mime["Auto-Submitted"] = "auto-generated"
+        mime.set_content(message.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+        mime.add_alternative(message.html, subtype="html", charset="utf-8",
+                             cte="quoted-printable")
+        return mime
+
+    # -- sending ----------------------------------------------------------------------
+    def send(self, message: EmailMessage) -> Accepted:
+        mime = self.build(message)
+        envelope_from = parseaddr(str(mime["From"]))[1]
+        try:
+            code, reply = self._transaction(envelope_from, message.to, mime.as_bytes())
+        except ChannelError as error:
+            log.warning("email.failed", notification_id=message.notification_id,
+                        to=mask_email(message.to), reason=error.reason, status=error.status,
+                        transient=error.transient, alert=error.alert)
+            raise
+        match = QUEUE_ID_RE.search(reply)
+        message_id = str(mime["Message-ID"])
+        accepted = Accepted(channel=CHANNEL, message_id=message_id, status=code,
+                            provider_message_id=match.group(1) if match else message_id)
+        log.info("email.accepted", notification_id=message.notification_id,
+                 to=mask_email(message.to), provider_message_id=accepted.provider_message_id,
+                 promotion=message.promotion)
+        return accepted
+
+    def _transaction(self, sender: str, rcpt: str, data: bytes) -> tuple[int, str]:
+        conn, reused = self._connection()
+        try:
+            try:
+                code, raw = conn.mail(sender)
+            except (smtplib.SMTPServerDisconnected, ConnectionError):
+                if not reused:
+                    raise
+                self._discard()  # a kept-alive connection the server closed meanwhile
+                conn, _ = self._connection()
+                code, raw = conn.mail(sender)
+            if code != 250:
+                raise self._refused(conn, code, raw)
+            code, raw = conn.rcpt(rcpt)
+            if code not in (250, 251):
+                raise self._refused(conn, code, raw)
+            code, raw = conn.data(data)
+            if code != 250:
+                raise self._refused(conn, code, raw)
+            return code, _reply_text(raw)
+        except ChannelError:
+            raise
+        except smtplib.SMTPResponseException as exc:  # e.g. DATA answered with 4xx/5xx
+            self._discard()
+            raise classify_smtp_reply(exc.smtp_code, _reply_text(exc.smtp_error)) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            self._discard()
+            raise self._transport_error(exc) from None
+
+    def _refused(self, conn: smtplib.SMTP, code: int, raw: bytes) -> ChannelError:
+        """Reset the transaction so the connection stays usable for the next message."""
+        try:
+            if code == 421:
+                raise smtplib.SMTPServerDisconnected("421")  # the server is closing
+            conn.rset()
+        except (smtplib.SMTPException, OSError):
+            self._discard()
+        return classify_smtp_reply(code, _reply_text(raw))
+
+    @staticmethod
+    def _transport_error(exc: BaseException) -> ChannelError:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return ChannelConfigError(CHANNEL, "tls_verify_failed", type(exc).__name__)
+        # smtplib re-raises a read timeout as SMTPServerDisconnected; look underneath.
+        if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+            return TransientChannelError(CHANNEL, "timeout", type(exc).__name__)
+        return TransientChannelError(CHANNEL, "connection_error", type(exc).__name__)
+
+    # -- the per-thread connection ----------------------------------------------------
+    def _connection(self) -> tuple[smtplib.SMTP, bool]:
+        """(connection, reused). Opens, secures and authenticates a new one if needed."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            return conn, True
+        try:
+            conn = self._open()
+        except smtplib.SMTPAuthenticationError as exc:
+            raise ChannelConfigError(CHANNEL, "auth_failed", status=exc.smtp_code) from None
+        except smtplib.SMTPNotSupportedError as exc:
+            raise ChannelConfigError(CHANNEL, "server_capability", str(exc)[:200]) from None
+        except smtplib.SMTPResponseException as exc:  # greeting/EHLO/STARTTLS refused
+            # A 5xx before any recipient is named says nothing about the recipient:
+            # the server will not talk to us at all. Config, not a burnt notification.
+            if exc.smtp_code >= 500 and exc.smtp_code not in AUTH_CODES:
+                raise ChannelConfigError(CHANNEL, "server_refused",
+                                         _reply_text(exc.smtp_error)[:200],
+                                         status=exc.smtp_code) from None
+            raise classify_smtp_reply(exc.smtp_code, _reply_text(exc.smtp_error)) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise self._transport_error(exc) from None
+        self._local.conn, self._local.pid = conn, os.getpid()
+        return conn, False
+
+    def _open(self) -> smtplib.SMTP:
+        if self.ssl_mode:
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.host, self.port, local_hostname=self.local_hostname,
+                timeout=self.timeout, context=self.tls_context)
+        else:
+            conn = smtplib.SMTP(self.host, self.port, local_hostname=self.local_hostname,
+                                timeout=self.timeout)
+        try:
+            conn.ehlo()
+            if self.starttls:
+                conn.starttls(context=self.tls_context)
+                conn.ehlo()
+            if self._credentials:
+                conn.login(*self._credentials)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _discard(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Politely end this thread's connection (QUIT), if any."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.quit()
+            except (smtplib.SMTPException, OSError):
+                conn.close()
