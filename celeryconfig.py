@@ -66,7 +66,7 @@ task_routes = {
     "relay.*": {"queue": "maintenance"},
 }
 
-imports = ("relay.tasks",)
+imports = ("relay.tasks", "relay.deadletters.tasks")
 
 beat_schedule = {
     "outbox-sweep": {
@@ -74,5 +74,16 @@ beat_schedule = {
         "schedule": _settings.outbox_sweep_seconds,
         # a sweep that waited longer than one interval is superseded by the next one
         "options": {"queue": "maintenance", "expires": _settings.outbox_sweep_seconds},
+    },
+    # a storm of alerts sends one summary when its window closes (relay/alerts.py)
+    "alerts-flush": {
+        "task": "relay.alerts.flush_due",
+        "schedule": 15.0,
+        "options": {"queue": "maintenance", "expires": 15},
+    },
+    "dead-letter-retention": {
+        "task": "relay.deadletters.purge_expired",
+        "schedule": 3600.0,
+        "options": {"queue": "maintenance", "expires": 3600},
     },
 }

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from relay import outbox
+from relay import deadletters, outbox
 from relay.db import connection, transaction
 from relay.errors import InvalidInput, NotFound
 from relay.logs import get_logger
@@ -88,3 +88,13 @@ def get(canary_id: uuid.UUID) -> dict:
     if row is None:
         raise NotFound(f"no canary {canary_id}")
     return row
+
+
+def _replay(tx, canary_id: uuid.UUID) -> None:
+    """Dead-letter replayer: the canary is pending again and goes back through the outbox."""
+    tx.execute("UPDATE canaries SET done_at = NULL WHERE id = %s", (canary_id,))
+    if not outbox.reopen(tx, canary_id):
+        raise NotFound(f"canary {canary_id} has no outbox row to reopen")
+
+
+deadletters.register_replayer(KIND, _replay)

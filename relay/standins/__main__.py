@@ -10,13 +10,14 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from relay.standins import homeria, push, sms, smtp
+from relay.standins import homeria, push, sms, smtp, webhook
 
 STANDINS: dict[str, Callable[[list[str]], int]] = {
     "homeria": homeria.main,
     "smtp": smtp.main,
     "sms": sms.main,
     "push": push.main,
+    "webhook": webhook.main,
 }
 
 

@@ -1,0 +1,115 @@
+"""A Slack-compatible incoming-webhook stand-in: keeps every post for tests and scripts/run.
+
+Answers like Slack: `200 ok` (text) for a JSON body carrying `text` or `blocks`;
+`400 invalid_payload` for a body that is not JSON, `400 no_text` when both are missing.
+Any path is accepted (Slack's are /services/T…/B…/…).
+
+In-process: `with serve() as hook: hook.url, hook.state.posts(), hook.state.wait_for(2)`.
+Shell: `python -m relay.standins webhook --port 8094`, then
+`ONCALL_WEBHOOK_URL=http://127.0.0.1:8094/services/T000/B000/XXXX`. Extra control
+endpoints: GET|DELETE /_control/posts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import threading
+import time
+from typing import Any
+
+from relay.logs import configure_logging
+from relay.standins.faults import add_fault_arguments, faults_from_args
+from relay.standins.httpserver import (
+    Response,
+    RunningStandIn,
+    StandInHandler,
+    StandInServer,
+)
+
+
+class WebhookState:
+    """Posted messages (decoded JSON), safe across handler threads."""
+
+    def __init__(self) -> None:
+        self._posts: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
+
+    def add(self, post: dict[str, Any]) -> None:
+        with self._cond:
+            self._posts.append(post)
+            self._cond.notify_all()
+
+    def posts(self) -> list[dict[str, Any]]:
+        with self._cond:
+            return list(self._posts)
+
+    def texts(self) -> list[str]:
+        return [str(p.get("text", "")) for p in self.posts()]
+
+    def clear(self) -> None:
+        with self._cond:
+            self._posts.clear()
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Block until at least `count` posts arrived (or the timeout); return them."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self._posts) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            return list(self._posts)
+
+
+class WebhookHandler(StandInHandler):
+    def route(self, method: str, path: str, query: dict[str, str], body: bytes) -> Response:
+        if method != "POST":
+            return Response(405, "invalid_method")
+        try:
+            doc = json.loads(body or b"")
+        except ValueError:
+            return Response(400, "invalid_payload")
+        if not isinstance(doc, dict):
+            return Response(400, "invalid_payload")
+        if not doc.get("text") and not doc.get("blocks"):
+            return Response(400, "no_text")
+        self.server.state.add({"path": path, "received_at": time.time(), **doc})
+        return Response(200, "ok")
+
+    def _control(self, method: str, path: str, body: bytes) -> Response:
+        state: WebhookState = self.server.state
+        if path == "/_control/posts":
+            if method == "DELETE":
+                state.clear()
+                return Response(204)
+            return Response(200, state.posts())
+        return super()._control(method, path, body)
+
+
+def serve(port: int = 0, host: str = "127.0.0.1") -> RunningStandIn:
+    return RunningStandIn(StandInServer((host, port), WebhookHandler, state=WebhookState()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m relay.standins webhook",
+                                     description="Slack-compatible on-call webhook stand-in")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8094)
+    add_fault_arguments(parser)
+    args = parser.parse_args(argv)
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    faults = faults_from_args(args, prefix="WEBHOOK_STANDIN_")
+    server = StandInServer((args.host, args.port), WebhookHandler, faults=faults,
+                           state=WebhookState())
+    print(json.dumps({"standin": "webhook", "url": f"http://{args.host}:{server.server_port}",
+                      "faults": faults.snapshot()}), flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
