@@ -66,7 +66,7 @@ task_routes = {
     "relay.*": {"queue": "maintenance"},
 }
 
-imports = ("relay.tasks", "relay.deadletters.tasks")
+imports = ("relay.tasks", "relay.deadletters.tasks", "notifications.tasks")
 
 beat_schedule = {
     "outbox-sweep": {

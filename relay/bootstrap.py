@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-FEATURE_MODULES: tuple[str, ...] = ("relay.deadletters", "relay.canary")
+FEATURE_MODULES: tuple[str, ...] = ("relay.deadletters", "relay.canary", "notifications.ops")
 
 _loaded = False
 

@@ -1,0 +1,192 @@
+"""Intake: order events in, notification rows and outbox rows out, in one transaction.
+
+`record_order_event(event)` validates, then commits the event, one notification row per
+planned channel (pending / standby / suppressed with its reason) and an outbox row for
+each pending one; the task message (only the notification id) is published after commit.
+A repeated `event_id` writes nothing and returns the rows the first call created.
+
+`record_order_events(events)` is the bulk form: everything is validated before anything
+is written; events go in through COPY into a staging table and one
+`INSERT … ON CONFLICT DO NOTHING` (so duplicates — repeated or concurrent — are skipped
+without failing the batch), notifications through COPY, the outbox through
+`outbox.add_many` (one batched publish).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from notifications import planning, policy
+from notifications.models import STAGES, OrderEvent, parse_event
+from relay import outbox
+from relay.db import Tx, transaction
+from relay.logs import get_logger
+
+log = get_logger(__name__)
+
+KIND = "notification"
+TRANSACTIONAL_QUEUE = "notify.transactional"
+PROMOTIONS_QUEUE = "notify.promotions"
+TASKS = {TRANSACTIONAL_QUEUE: "notifications.send",
+         PROMOTIONS_QUEUE: "notifications.promotions.send"}
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: uuid.UUID
+    event_id: str
+    channel: str
+    state: str
+    reason: str | None
+    queue: str
+    deadline: datetime
+
+    def as_dict(self) -> dict:
+        return {"id": str(self.id), "event_id": self.event_id, "channel": self.channel,
+                "state": self.state, "reason": self.reason, "queue": self.queue,
+                "deadline": self.deadline.isoformat()}
+
+
+@dataclass
+class Intake:
+    """What a bulk call did: new events, repeated ones, the notifications it created."""
+
+    events: int = 0
+    new_events: int = 0
+    duplicates: int = 0
+    notifications: list[Notification] = field(default_factory=list)
+
+    def by_state(self) -> dict[str, int]:
+        return dict(Counter(n.state for n in self.notifications))
+
+    def suppressed_by_reason(self) -> dict[str, int]:
+        return dict(Counter(n.reason for n in self.notifications if n.state == "suppressed"))
+
+
+def queue_for(event: OrderEvent) -> str:
+    return PROMOTIONS_QUEUE if event.is_promotion else TRANSACTIONAL_QUEUE
+
+
+def record_order_event(event: dict | OrderEvent) -> list[Notification]:
+    """Validate and record one event; returns its notifications (the existing ones for a
+    repeated event_id). Raises InvalidInput naming the field; nothing is written then."""
+    parsed = parse_event(event)
+    intake = record_order_events([parsed])
+    if intake.new_events:
+        return intake.notifications
+    with transaction() as tx:
+        return existing(tx, parsed.event_id)
+
+
+def record_order_events(events: Iterable[dict | OrderEvent]) -> Intake:
+    """Validate every event, then record the new ones in one transaction (see module doc).
+    InvalidInput names the event by position (`event 3: customer.email`)."""
+    parsed: dict[str, OrderEvent] = {}
+    count = 0
+    for index, doc in enumerate(events):
+        event = parse_event(doc, where=f"event {index}")
+        parsed.setdefault(event.event_id, event)
+        count += 1
+    intake = Intake(events=count)
+    if not parsed:
+        return intake
+    now = datetime.now(UTC)
+    sla = timedelta(seconds=policy.sla_seconds())
+    with transaction() as tx:
+        new_ids = _insert_events(tx, list(parsed.values()), sla)
+        fresh = [e for e in parsed.values() if e.event_id in new_ids]
+        history = _order_history(tx, fresh)
+        rows = []
+        for event in fresh:
+            superseded = planning.is_superseded(event, history.get(event.order_id, ()))
+            for planned in planning.plan(event, now, superseded=superseded):
+                rows.append((event, planned, uuid.uuid4()))
+        _copy_notifications(tx, rows, sla)
+        outbox.add_many(tx, KIND, [
+            (nid, TASKS[queue_for(e)], queue_for(e))
+            for e, p, nid in rows if p.state == planning.PENDING])
+    intake.new_events = len(fresh)
+    intake.duplicates = count - len(fresh)
+    intake.notifications = [
+        Notification(nid, e.event_id, p.channel, p.state, p.reason, queue_for(e),
+                     e.occurred_at + sla) for e, p, nid in rows]
+    log.info("notifications.recorded", events=count, new=len(fresh),
+             duplicates=intake.duplicates, notifications=len(rows))
+    return intake
+
+
+_EVENT_COLUMNS = ("event_id", "type", "order_id", "customer_id", "brand", "country",
+                  "locale", "occurred_at", "deadline", "expires", "payload")
+
+
+def _event_row(event: OrderEvent, sla: timedelta) -> tuple:
+    return (event.event_id, event.type.value, event.order_id, event.customer.customer_id,
+            event.brand, event.country, event.locale, event.occurred_at,
+            event.occurred_at + sla, event.expires, event.model_dump_json())
+
+
+def _insert_events(tx: Tx, events: list[OrderEvent], sla: timedelta) -> set[str]:
+    """Insert the events not yet known; return the ids that were new."""
+    columns = ", ".join(_EVENT_COLUMNS)
+    if len(events) == 1:
+        rows = tx.execute(
+            f"""INSERT INTO order_events ({columns}) VALUES ({", ".join(["%s"] * 11)})
+                ON CONFLICT (event_id) DO NOTHING RETURNING event_id""",
+            _event_row(events[0], sla)).fetchall()
+        return {r["event_id"] for r in rows}
+    tx.execute("""CREATE TEMP TABLE IF NOT EXISTS order_events_in
+                  (LIKE order_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS""")
+    with tx.conn.cursor() as cur:
+        with cur.copy(f"COPY order_events_in ({columns}) FROM STDIN") as copy:
+            for event in events:
+                copy.write_row(_event_row(event, sla))
+    rows = tx.execute(
+        f"""INSERT INTO order_events ({columns}) SELECT {columns} FROM order_events_in
+            ON CONFLICT (event_id) DO NOTHING RETURNING event_id""").fetchall()
+    return {r["event_id"] for r in rows}
+
+
+def _order_history(tx: Tx, events: list[OrderEvent]) -> dict[str, list[tuple[str, datetime]]]:
+    """(type, occurred_at) of every staged event already recorded for these orders."""
+    order_ids = list({e.order_id for e in events if e.order_id and e.type in STAGES})
+    history: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
+    if not order_ids:
+        return history
+    for row in tx.execute(
+            """SELECT order_id, type, occurred_at FROM order_events
+               WHERE order_id = ANY(%s) AND type = ANY(%s)""",
+            (order_ids, [t.value for t in STAGES])):
+        history[row["order_id"]].append((row["type"], row["occurred_at"]))
+    return history
+
+
+_NOTIFICATION_COLUMNS = ("id", "event_id", "channel", "rank", "event_type", "order_id",
+                         "customer_id", "brand", "country", "queue", "state", "reason",
+                         "occurred_at", "deadline", "activated_at")
+
+
+def _copy_notifications(tx: Tx, rows: list, sla: timedelta) -> None:
+    if not rows:
+        return
+    columns = ", ".join(_NOTIFICATION_COLUMNS)
+    now = datetime.now(UTC)
+    with tx.conn.cursor() as cur:
+        with cur.copy(f"COPY notifications ({columns}) FROM STDIN") as copy:
+            for event, planned, nid in rows:
+                copy.write_row((
+                    nid, event.event_id, planned.channel, planned.rank, event.type.value,
+                    event.order_id, event.customer.customer_id, event.brand, event.country,
+                    queue_for(event), planned.state, planned.reason, event.occurred_at,
+                    event.occurred_at + sla,
+                    now if planned.state == planning.PENDING else None))
+
+
+def existing(tx: Tx, event_id: str) -> list[Notification]:
+    rows = tx.execute(
+        """SELECT id, event_id, channel, state, reason, queue, deadline FROM notifications
+           WHERE event_id = %s ORDER BY rank""", (event_id,)).fetchall()
+    return [Notification(**r) for r in rows]

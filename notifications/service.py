@@ -1,0 +1,318 @@
+"""Sending one notification: claim under a row lock, call the provider outside any
+transaction, record the outcome — so a redelivered or duplicated message never sends twice.
+
+    deliver(id):  tx1  lock the row; finished → "duplicate"; claimed by a live worker →
+                       "busy"; expired campaign → suppressed; promotion in quiet hours →
+                       parked; else state pending→sending, claim_token, claimed_until,
+                       attempts+1. COMMIT (no connection is held during the call).
+                  call render + channel.send(message)          (sent_at = accepted time)
+                  tx2  lock the row again; record the attempt; then
+                       accepted  → sent (sent_at, provider id), standby fallbacks skipped
+                       transient → pending + outbox.retry_in, unless the channel's budget
+                                   is spent or the retry would reach the deadline
+                       permanent / budget spent → failed, and the next standby channel of
+                                   the event is activated and published at once; none
+                                   left → dead letter (`all_channels_failed` / `max_age`)
+
+A worker that dies mid-send leaves `sending` with a claim that expires; the outbox sweep
+republishes after its lease and the next worker reclaims it. Only in that case (provider
+accepted, worker died before tx2) can a message go out twice; email reuses its Message-ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from pydantic import ValidationError
+
+from notifications import planning, policy
+from notifications.channels import Channel, ChannelError, channels_from_settings
+from notifications.channels.base import PermanentChannelError, TransientChannelError
+from notifications.channels.inapp import InAppChannel, InAppMessage
+from notifications.models import OrderEvent
+from notifications.payloads import EmailMessage, PushMessage, SmsMessage
+from notifications.producer import KIND, TASKS, TRANSACTIONAL_QUEUE
+from notifications.rendering import RenderError, render
+from relay import alerts, attempts, deadletters, outbox
+from relay.db import Tx, transaction
+from relay.logs import get_logger
+
+log = get_logger(__name__)
+
+FINAL_STATES = frozenset({"sent", "failed", "suppressed", "skipped"})
+EXPEDITE_QUEUE = "notify.expedite"
+
+_channels: dict[str, Channel] | None = None
+
+
+def channels() -> dict[str, Channel]:
+    """The channel registry (composition root): all four channels, built once per process."""
+    global _channels
+    if _channels is None:
+        from relay.settings import get_settings
+
+        _channels = {**channels_from_settings(get_settings()), "inapp": InAppChannel()}
+    return _channels
+
+
+def use_channels(registry: dict[str, Channel] | None) -> None:
+    """Replace the registry (tests, benchmarks); None rebuilds it from settings."""
+    global _channels
+    _channels = registry
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: uuid.UUID
+    token: uuid.UUID
+    channel: str
+    event: OrderEvent
+
+
+def deliver(notification_id: uuid.UUID) -> str:
+    """Process one delivery of a notification message; returns the outcome for logs/tests:
+    sent | retry | fallback | dead_letter | duplicate | busy | parked | expired | ..."""
+    claim = _claim(notification_id)
+    if isinstance(claim, str):
+        return claim
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    try:
+        message = compose(claim.channel, str(claim.id), claim.event)
+        accepted = channels()[claim.channel].send(message)
+    except ChannelError as error:
+        return _failed(claim, error, started, clock)
+    except (RenderError, ValidationError) as exc:
+        error = PermanentChannelError(claim.channel, "invalid_message", str(exc)[:300])
+        return _failed(claim, error, started, clock)
+    except Exception as exc:  # a bug or an outage of ours: retry within the budget
+        log.exception("notification.send_crashed", notification_id=str(claim.id))
+        error = TransientChannelError(claim.channel, "internal_error", type(exc).__name__)
+        return _failed(claim, error, started, clock)
+    sent_at = datetime.now(UTC)
+    return _sent(claim, accepted, started, sent_at, clock)
+
+
+def unsubscribe_link(event: OrderEvent) -> str:
+    """RFC 8058 one-click URL naming brand, customer and campaign, signed (HMAC-SHA256)."""
+    customer, campaign = event.customer.customer_id, event.campaign.id if event.campaign else ""
+    token = hmac.new(policy.unsubscribe_secret(),
+                     f"{event.brand}:{customer}:{campaign}".encode(), hashlib.sha256)
+    query = urlencode({"b": event.brand, "u": customer, "c": campaign,
+                       "t": token.hexdigest()[:32]})
+    return f"{policy.unsubscribe_url()}?{query}"
+
+
+def compose(channel: str, notification_id: str, event: OrderEvent):
+    """Render the event for `channel` (brand + locale templates) into the channel payload."""
+    context = event.template_context()
+    unsubscribe = unsubscribe_link(event) if event.is_promotion else None
+    context["unsubscribe_url"] = unsubscribe
+    text = render(event.type.value, channel, context, event.brand, event.locale)
+    customer = event.customer
+    if channel == "email":
+        return EmailMessage(notification_id=notification_id, to=customer.email or "",
+                            subject=text.subject or "", text=text.body, html=text.html or "",
+                            promotion=event.is_promotion, unsubscribe_url=unsubscribe)
+    if channel == "sms":
+        return SmsMessage(notification_id=notification_id, to=customer.phone or "",
+                          body=text.body)
+    if channel == "push":
+        data = {"event_type": event.type.value, "event_id": event.event_id}
+        if event.order_id:
+            data["order_id"] = event.order_id
+        return PushMessage(notification_id=notification_id, token=customer.push_token or "",
+                           title=text.title or "", body=text.body, data=data)
+    return InAppMessage(notification_id=notification_id, customer_id=customer.customer_id,
+                        brand=event.brand, order_id=event.order_id, title=text.title or "",
+                        body=text.body)
+
+
+def deliver_promotion(notification_id: uuid.UUID) -> str:
+    """A promotion first yields to order updates: while transactional messages wait in
+    the broker, its thread sleeps (no CPU, no DB connection), for at most
+    PROMO_YIELD_MAX_SECONDS, so a promotion burst cannot starve order updates of CPU."""
+    give_up_at = time.monotonic() + policy.promo_yield_seconds()
+    while time.monotonic() < give_up_at and _orders_waiting():
+        time.sleep(0.2)
+    return deliver(notification_id)
+
+
+_backlog_seen = (0.0, False)
+
+
+def _orders_waiting() -> bool:
+    """Transactional messages waiting in Redis (LLEN, cached for 0.2 s per process)."""
+    global _backlog_seen
+    checked_at, waiting = _backlog_seen
+    if time.monotonic() - checked_at > 0.2:
+        from relay.brokerinfo import queue_depth
+
+        depths = [queue_depth(q) for q in (TRANSACTIONAL_QUEUE, EXPEDITE_QUEUE)]
+        waiting = any(d for d in depths if d)
+        _backlog_seen = (time.monotonic(), waiting)
+    return waiting
+
+
+_LOCK_SQL = """SELECT n.*, e.payload FROM notifications n JOIN order_events e USING (event_id)
+               WHERE n.id = %s FOR UPDATE OF n"""
+
+
+def _claim(notification_id: uuid.UUID) -> Claim | str:
+    now = datetime.now(UTC)
+    with transaction() as tx:
+        row = tx.execute(_LOCK_SQL, (notification_id,)).fetchone()
+        if row is None:
+            log.warning("notification.unknown", notification_id=str(notification_id))
+            outbox.complete(tx, notification_id)
+            return "unknown"
+        if row["state"] in FINAL_STATES:
+            outbox.complete(tx, notification_id)
+            return "duplicate"
+        if row["state"] == "standby":
+            return "standby"  # not active: a stray message; activation publishes it again
+        if row["state"] == "sending":
+            if row["claimed_until"] > now:
+                return "busy"  # another worker is mid-send; it completes the outbox row
+            attempts.record(tx.conn, kind=KIND, entity_id=notification_id, started_at=now,
+                            outcome="claim_expired", detail=f"{row['channel']} claim lapsed")
+        event = OrderEvent.model_validate(row["payload"])
+        if event.expires is not None and event.expires <= now:
+            _set_final(tx, notification_id, "suppressed", "expired")
+            return "expired"
+        if event.is_promotion:
+            wait = policy.quiet_wait_seconds(event.country, now)
+            if wait:
+                tx.execute("""UPDATE notifications SET state = 'pending', reason = 'quiet_hours',
+                              updated_at = now() WHERE id = %s""", (notification_id,))
+                outbox.park_until(tx, notification_id, wait, "quiet_hours")
+                return "parked"
+        token = uuid.uuid4()
+        tx.execute(
+            """UPDATE notifications SET state = 'sending', claim_token = %s,
+                      claimed_until = now() + make_interval(secs => %s),
+                      attempts = attempts + 1, activated_at = coalesce(activated_at, now()),
+                      reason = CASE WHEN reason = 'quiet_hours' THEN NULL ELSE reason END,
+                      updated_at = now()
+               WHERE id = %s""", (token, policy.claim_seconds(), notification_id))
+    return Claim(notification_id, token, row["channel"], event)
+
+
+def _set_final(tx: Tx, notification_id: uuid.UUID, state: str, reason: str) -> None:
+    tx.execute("""UPDATE notifications SET state = %s, reason = %s, claim_token = NULL,
+                  claimed_until = NULL, updated_at = now() WHERE id = %s""",
+               (state, reason, notification_id))
+    outbox.complete(tx, notification_id)
+
+
+def _relock(tx: Tx, claim: Claim) -> dict:
+    return tx.execute(
+        """SELECT state, claim_token, attempts, activated_at, deadline, event_id, event_type,
+                  queue, brand, country, channel FROM notifications WHERE id = %s FOR UPDATE""",
+        (claim.id,)).fetchone()
+
+
+def _elapsed_ms(clock: float) -> float:
+    return round((time.perf_counter() - clock) * 1000, 1)
+
+
+def _sent(claim: Claim, accepted, started: datetime, sent_at: datetime, clock: float) -> str:
+    with transaction() as tx:
+        row = _relock(tx, claim)
+        attempts.record(tx.conn, kind=KIND, entity_id=claim.id, started_at=started,
+                        outcome="sent", latency_ms=_elapsed_ms(clock), status_code=accepted.status,
+                        detail=f"{claim.channel} accepted {accepted.provider_message_id}")
+        if row["state"] == "sent":  # a lapsed claim was re-taken and both sends succeeded
+            log.warning("notification.sent_twice", notification_id=str(claim.id))
+            outbox.complete(tx, claim.id)
+            return "duplicate_send"
+        tx.execute(
+            """UPDATE notifications SET state = 'sent', sent_at = %s, provider_message_id = %s,
+                      claim_token = NULL, claimed_until = NULL, updated_at = now()
+               WHERE id = %s""", (sent_at, accepted.provider_message_id, claim.id))
+        tx.execute(
+            """UPDATE notifications SET state = 'skipped', reason = %s, updated_at = now()
+               WHERE event_id = %s AND state = 'standby'""",
+            (f"sent_via_{claim.channel}", row["event_id"]))
+        outbox.complete(tx, claim.id)
+    log.info("notification.sent", notification_id=str(claim.id), channel=claim.channel,
+             event_type=row["event_type"], late=sent_at > row["deadline"])
+    return "sent"
+
+
+def _failed(claim: Claim, error: ChannelError, started: datetime, clock: float) -> str:
+    now = datetime.now(UTC)
+    with transaction() as tx:
+        row = _relock(tx, claim)
+        attempts.record(tx.conn, kind=KIND, entity_id=claim.id, started_at=started,
+                        outcome="transient" if error.transient else "permanent",
+                        latency_ms=_elapsed_ms(clock), status_code=error.status,
+                        detail=f"{claim.channel}: {error.reason} {error.detail}".strip())
+        if row["state"] != "sending" or row["claim_token"] != claim.token:
+            return "stale"  # our claim lapsed and someone else owns the row now
+        if error.alert:
+            _alert_config(tx, claim, error, row)
+        if not error.transient:
+            return _give_up(tx, claim.id, row, error.reason, error)
+        step = planning.after_transient(
+            attempts=row["attempts"], active_since=row["activated_at"], now=now,
+            deadline=row["deadline"], transactional=row["event_type"] != "promotion",
+            policy=policy.retry_policy(), retry_after=error.retry_after)
+        if step.action == "fallback":
+            return _give_up(tx, claim.id, row, step.reason, error)
+        tx.execute(
+            """UPDATE notifications SET state = 'pending', claim_token = NULL,
+                      claimed_until = NULL, last_error = %s, updated_at = now() WHERE id = %s""",
+            (error.reason, claim.id))
+        outbox.retry_in(tx, claim.id, step.delay_s, reason=error.reason)
+    return "retry"
+
+
+def _give_up(tx: Tx, notification_id: uuid.UUID, row: dict, reason: str,
+             error: ChannelError) -> str:
+    """This channel is done for; activate the next standby channel now, or dead-letter."""
+    tx.execute(
+        """UPDATE notifications SET state = 'failed', reason = %s, last_error = %s,
+                  claim_token = NULL, claimed_until = NULL, updated_at = now() WHERE id = %s""",
+        (reason, f"{error.reason} {error.detail}".strip()[:500], notification_id))
+    current = outbox.get(tx.conn, notification_id)
+    outbox.complete(tx, notification_id)
+    nxt = tx.execute(
+        """SELECT id, channel, queue FROM notifications WHERE event_id = %s AND state = 'standby'
+           ORDER BY rank LIMIT 1 FOR UPDATE""", (row["event_id"],)).fetchone()
+    if nxt is not None:
+        tx.execute(
+            """UPDATE notifications SET state = 'pending', activated_at = now(), reason = %s,
+                      updated_at = now() WHERE id = %s""",
+            (f"fallback_from_{row['channel']}:{reason}", nxt["id"]))
+        queue = nxt["queue"]
+        if current and current["queue"] == EXPEDITE_QUEUE and queue == TRANSACTIONAL_QUEUE:
+            queue = EXPEDITE_QUEUE  # already late: the fallback keeps its place in line
+        outbox.add(tx, KIND, nxt["id"], TASKS[nxt["queue"]], queue)
+        log.info("notification.fallback", notification_id=str(notification_id),
+                 from_channel=row["channel"], to_channel=nxt["channel"], reason=reason)
+        return "fallback"
+    late = reason == "deadline_at_risk" or datetime.now(UTC) >= row["deadline"]
+    deadletters.record(
+        tx, kind=KIND, entity_id=notification_id,
+        reason="max_age" if late else "all_channels_failed", status_code=error.status,
+        error=f"{row['channel']}: {error.reason} ({reason}) {error.detail}".strip(),
+        attempts=row["attempts"], brand=row["brand"], country=row["country"])
+    return "dead_letter"
+
+
+def _alert_config(tx: Tx, claim: Claim, error: ChannelError, row: dict) -> None:
+    text = (f"{claim.channel} rejected our configuration: *{error.reason}*"
+            + (f" (status {error.status})" if error.status else "")
+            + ". Notifications keep retrying, then fall back.")
+    fields = {"channel": claim.channel, "reason": error.reason, "brand": row["brand"]}
+    tx.after_commit(lambda: alerts.alert(
+        f"notifications.channel_config.{claim.channel}",
+        f"Notification channel misconfigured: {claim.channel}", text, "error", fields,
+        label=error.reason, noun=f"{claim.channel} configuration errors"))

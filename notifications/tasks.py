@@ -1,0 +1,26 @@
+"""Notification tasks: load by id, call the service, nothing else.
+
+Both tasks run the same service function; they differ only in name, so routing by name
+keeps promotions on their own queue and workers. The transactional task is queue-agnostic:
+the SLA check may re-publish a late row to `notify.expedite` (outbox.wake) and the worker
+serving that queue runs it unchanged.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from notifications import service
+from relay.taskbase import relay_task
+
+
+@relay_task("notifications.send", queue="notify.transactional")
+def send(task, notification_id: str) -> str:
+    """Send one order notification (or find it already sent)."""
+    return service.deliver(uuid.UUID(notification_id))
+
+
+@relay_task("notifications.promotions.send", queue="notify.promotions")
+def send_promotion(task, notification_id: str) -> str:
+    """Send one promotion, after order updates (quiet hours, expiry: the service)."""
+    return service.deliver_promotion(uuid.UUID(notification_id))

@@ -1,0 +1,139 @@
+"""`relay enqueue …`: the producer APIs from a shell.
+
+`order-event FILE|-`: one JSON event, or JSON Lines for many. The whole input is validated
+before anything is written (a bad line → exit 2 naming the line and field, nothing
+written); then events are recorded in batches with a progress bar on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import typer
+
+from relay.cli import app
+from relay.cli.common import console, emit_json, err_console, settings
+from relay.errors import InvalidInput
+
+enqueue_app = typer.Typer(help="Hand work to relay from a shell.", no_args_is_help=True)
+app.add_typer(enqueue_app, name="enqueue")
+
+ORDER_EVENT_BATCH = 2000
+
+
+def _read(source: str) -> str:
+    if source == "-":
+        return sys.stdin.read()
+    path = Path(source)
+    if not path.is_file():
+        raise InvalidInput("FILE", f"no such file: {source}")
+    return path.read_text(encoding="utf-8")
+
+
+def _documents(text: str) -> list[tuple[str | None, object]]:
+    """[(where, doc)]: one JSON document (object or array), else JSON Lines."""
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        whole = None
+    if isinstance(whole, dict):
+        return [(None, whole)]
+    if isinstance(whole, list):
+        return [(f"item {i}", doc) for i, doc in enumerate(whole)]
+    docs = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            docs.append((f"line {number}", json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"line {number}", f"not valid JSON: {exc.msg}") from None
+    if not docs:
+        raise InvalidInput("FILE", "no events in the input")
+    return docs
+
+
+@enqueue_app.command("order-event")
+def order_event_cmd(
+    source: str = typer.Argument(..., metavar="FILE|-", help="JSON or JSON Lines; - is stdin."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> None:
+    """Record order events (see contracts/relay.md: OrderEvent); repeated event_ids are
+    skipped.
+
+    Example: relay enqueue order-event events.jsonl --json | jq .new_events
+    """
+    settings()
+    from notifications.models import parse_event
+    from notifications.producer import record_order_events
+
+    events = [parse_event(doc, where=where) for where, doc in _documents(_read(source))]
+    started = time.perf_counter()
+    totals: Counter = Counter()
+    created = []
+    from rich.progress import Progress
+
+    with Progress(console=err_console, transient=True, disable=len(events) < 2) as progress:
+        bar = progress.add_task("recording events", total=len(events))
+        for start in range(0, len(events), ORDER_EVENT_BATCH):
+            intake = record_order_events(events[start:start + ORDER_EVENT_BATCH])
+            totals.update(new_events=intake.new_events, duplicates=intake.duplicates)
+            created.extend(intake.notifications)
+            progress.advance(bar, intake.events)
+    elapsed = time.perf_counter() - started
+    doc = {
+        "events": len(events), "new_events": totals["new_events"],
+        "duplicates": totals["duplicates"], "notifications": len(created),
+        "by_state": dict(Counter(n.state for n in created)),
+        "suppressed": dict(Counter(n.reason for n in created if n.state == "suppressed")),
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(len(events) / elapsed) if elapsed else None,
+    }
+    if len(events) == 1:
+        doc["notification_list"] = [n.as_dict() for n in created]
+    if as_json:
+        emit_json(doc)
+        return
+    console.print(f"{doc['events']} event(s): {doc['new_events']} new, "
+                  f"{doc['duplicates']} already known; {doc['notifications']} notification(s) "
+                  f"{doc['by_state']}; suppressed {doc['suppressed'] or 'none'} "
+                  f"in {doc['seconds']} s")
+    for n in doc.get("notification_list", []):
+        console.print(f"  {n['channel']:<6} {n['state']:<10} {n['reason'] or ''} {n['id']}")
+
+
+@enqueue_app.command("email-change")
+def email_change_cmd(
+    customer_id: str = typer.Option(..., "--customer-id", help="The customer's id (≤ 64)."),
+    current_email: str = typer.Option(..., "--current-email"),
+    new_email: str = typer.Option(..., "--new-email"),
+    brand: str = typer.Option(..., "--brand", help="One of BRANDS."),
+    country: str = typer.Option(..., "--country", help="ISO 3166-1 alpha-2, e.g. ES."),
+    requested_by: str = typer.Option(None, "--requested-by", help="Who asked (agent id)."),
+    request_id: str = typer.Option(None, "--request-id",
+                                   help="Idempotency: a repeated id returns the first change."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> None:
+    """Queue an email change for Homeria; prints the change id.
+
+    Example: relay enqueue email-change --customer-id C-1001 --current-email ana@example.com
+    --new-email ana.s@example.com --brand acme --country ES --request-id ticket-884
+    """
+    settings()
+    from sync_worker import enqueue_email_change
+
+    receipt = enqueue_email_change(customer_id, current_email, new_email, brand, country,
+                                   requested_by=requested_by, request_id=request_id)
+    if as_json:
+        emit_json(receipt.as_dict())
+        return
+    console.print(str(receipt.change_id), highlight=False)
+    if receipt.duplicate:
+        err_console.print(f"request id already seen: this is its first change "
+                          f"(state {receipt.state})")
+    elif receipt.queued_behind:
+        err_console.print("queued behind an earlier change of this customer")
