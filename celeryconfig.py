@@ -66,7 +66,8 @@ task_routes = {
     "relay.*": {"queue": "maintenance"},
 }
 
-imports = ("relay.tasks", "relay.deadletters.tasks", "notifications.tasks")
+imports = ("relay.tasks", "relay.deadletters.tasks", "notifications.tasks",
+           "notifications.sla_tasks")
 
 beat_schedule = {
     "outbox-sweep": {
@@ -85,5 +86,16 @@ beat_schedule = {
         "task": "relay.deadletters.purge_expired",
         "schedule": 3600.0,
         "options": {"queue": "maintenance", "expires": 3600},
+    },
+    # the 2-hour SLA: expedite, breach, predict, heartbeat (notifications/sla.py)
+    "sla-check": {
+        "task": "notifications.sla.check",
+        "schedule": 60.0,
+        "options": {"queue": "maintenance", "expires": 60},
+    },
+    "sla-rollup": {
+        "task": "notifications.sla.rollup",
+        "schedule": 600.0,
+        "options": {"queue": "maintenance", "expires": 600},
     },
 }

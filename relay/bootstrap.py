@@ -8,10 +8,28 @@ never imports feature code by name anywhere else.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 
-FEATURE_MODULES: tuple[str, ...] = ("relay.deadletters", "relay.canary", "notifications.ops")
+FEATURE_MODULES: tuple[str, ...] = ("relay.deadletters", "relay.canary", "notifications.ops",
+                                    "notifications.sla")
 
 _loaded = False
+_sweep_hooks: list[Callable[[], object]] = []
+
+
+def on_sweep(fn: Callable[[], object]) -> Callable[[], object]:
+    """Run `fn` on every outbox sweep (every few seconds, on the maintenance worker).
+
+    For watchdogs: a dead-man switch must be checked by something other than the job it
+    watches, and the sweep is the one job every deployment runs. Hooks must not raise.
+    """
+    _sweep_hooks.append(fn)
+    return fn
+
+
+def run_sweep_hooks() -> None:
+    for fn in _sweep_hooks:
+        fn()
 
 
 def load_features() -> None:

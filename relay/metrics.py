@@ -58,6 +58,20 @@ oldest_unsent_seconds = Gauge(
     "Age of the oldest unsent transactional notification (set by the SLA check)")
 sla_check_last_run_timestamp = Gauge(
     "relay_sla_check_last_run_timestamp_seconds", "When the SLA check last completed")
+sla_expedited_total = Counter(
+    "relay_sla_expedited_total", "Unsent notifications re-published to notify.expedite",
+    ["event_type"])
+sla_delay_notices_total = Counter(
+    "relay_sla_delay_notices_total", "Delay notices created for breached events", ["channel"])
+sla_escalations_total = Counter(
+    "relay_sla_escalations_total", "Customers flagged for follow-up after repeated breaches")
+sla_predicted_breach_seconds = Gauge(
+    "relay_sla_predicted_breach_seconds",
+    "Seconds until the first predicted SLA breach at the current drain rate (+Inf: none)")
+sla_otnr_ratio = Gauge(
+    "relay_sla_otnr_ratio", "On-time notification rate over a trailing window", ["window"])
+queue_depth = Gauge(
+    "relay_queue_depth", "Messages waiting in a broker queue (set by the SLA check)", ["queue"])
 
 
 def start_exporter(port: int) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from relay import canary, outbox
+from relay import bootstrap, canary, outbox
 from relay.brokerinfo import queue_depth
 from relay.settings import get_settings
 from relay.taskbase import relay_task
@@ -14,6 +14,8 @@ from relay.taskbase import relay_task
 def sweep_outbox(task) -> int:
     """Publish committed-but-unfinished work whose message may have been lost."""
     settings = get_settings()
+    bootstrap.load_features()
+    bootstrap.run_sweep_hooks()  # watchdogs, e.g. the SLA check's dead-man heartbeat
     return outbox.sweep(settings.outbox_lease_seconds, queue_depth=queue_depth)
 
 

@@ -1,0 +1,28 @@
+"""Beat tasks of the SLA (queue `maintenance`): thin wrappers over notifications/sla.py
+and notifications/reports.py."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from notifications import reports, sla
+from relay import metrics
+from relay.taskbase import relay_task
+
+
+@relay_task("notifications.sla.check", queue="maintenance")
+def check(task) -> str:
+    """Expedite, breach, predict, heartbeat: every minute."""
+    done = sla.check()
+    return "breached" if done["breached"] else "ok"
+
+
+@relay_task("notifications.sla.rollup", queue="maintenance")
+def rollup(task) -> int:
+    """Roll closed days into sla_daily; refresh the OTNR gauge (every 10 minutes)."""
+    now = datetime.now(UTC)
+    days = reports.rollup_due(now)
+    otnr = reports.report(now - timedelta(hours=24), now, now)["overall"]["otnr"]
+    if otnr is not None:
+        metrics.sla_otnr_ratio.labels("24h").set(otnr)
+    return len(days)
