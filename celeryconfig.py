@@ -66,7 +66,7 @@ task_routes = {
     "relay.*": {"queue": "maintenance"},
 }
 
-imports = ("relay.tasks", "relay.deadletters.tasks", "notifications.tasks",
+imports = ("relay.tasks", "relay.deadletters.tasks", "notifications.tasks", "sync_worker.tasks",
            "notifications.sla_tasks")
 
 beat_schedule = {

@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Callable
 
 FEATURE_MODULES: tuple[str, ...] = ("relay.deadletters", "relay.canary", "notifications.ops",
-                                    "notifications.sla")
+                                    "sync_worker.ops", "notifications.sla")
 
 _loaded = False
 _sweep_hooks: list[Callable[[], object]] = []

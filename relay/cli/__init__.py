@@ -23,7 +23,7 @@ app = typer.Typer(
 )
 
 # Each module adds its commands to `app` when imported.
-COMMAND_MODULES = ("db", "status", "canary", "dlq", "enqueue", "orders", "sla")
+COMMAND_MODULES = ("db", "status", "canary", "dlq", "enqueue", "orders", "sync", "sla")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"relay.cli.{_name}")

@@ -1,0 +1,323 @@
+"""Order-notification benchmark: intake rate, steady-state latency, priority under a burst.
+
+    scripts/bench notify [--intake 20000] [--steady-seconds 30] [--rate 100]
+                         [--promotions 100000] [--orders 10000] [--order-rate 100]
+
+Needs DATABASE_URL / REDIS_URL (scripts/bench provides private ones). Creates a throwaway
+database on that server, starts the SMTP/SMS/push stand-ins in-process with 20 ms latency
+and two real workers (transactional: notify.transactional + notify.expedite; promotions),
+then measures:
+
+1. bulk intake: `record_order_events` in batches (validate, COPY, outbox.add_many, one
+   batched publish) — events/s, with the publish share shown separately;
+2. event→sent p50/p99 (sent_at - received_at) at a steady --rate events/s;
+3. --promotions queued at once, then --orders order events at --order-rate while the
+   promotions drain: transactional p50/p99 during the burst, and total drain time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+QUEUES = ("notify.transactional", "notify.expedite", "notify.promotions")
+
+
+def _event(kind: str, n: int, run: str) -> dict:
+    order = f"SO-{run}-{kind[:2]}-{n}"
+    doc = {
+        "event_id": f"bench-{run}-{kind}-{n}", "type": kind, "order_id": order,
+        "occurred_at": datetime.now(UTC).isoformat(), "brand": "acme", "country": "ES",
+        "locale": "es-ES",
+        "customer": {"customer_id": f"C-{n}", "email": f"c{n}@example.com",
+                     "phone": "+34600000000", "channels": ["email", "sms"],
+                     "marketing_opt_in": True},
+        "order": {"number": order, "items": [{"sku": "X1", "name": "Lamp", "qty": 1}],
+                  "carrier": "UPS", "tracking_url": f"https://t.example/{order}"},
+    }
+    if kind == "promotion":
+        del doc["order"], doc["order_id"]
+        doc["campaign"] = {"id": "bf", "name": "Black Friday", "subject": "40% off",
+                           "url": "https://shop.example/bf"}
+    return doc
+
+
+def _paced(fn, docs: list[dict], rate: float, threads: int = 4) -> float:
+    """Call fn(doc) for each doc at `rate` per second from a few threads; returns the rate
+    achieved (one publish per call, so one thread alone tops out below 100/s here)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        futures = []
+        for i, doc in enumerate(docs):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            futures.append(pool.submit(fn, doc))
+        for future in futures:
+            future.result()
+    return len(docs) / (time.perf_counter() - start)
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.run = uuid.uuid4().hex[:6]
+        self.rows: list[tuple[str, str]] = []
+        self.workers: list[subprocess.Popen] = []
+
+    # -- set-up ------------------------------------------------------------------------
+    def setup(self) -> None:
+        import psycopg
+
+        server = os.environ.get("DATABASE_URL")
+        if not server or not os.environ.get("REDIS_URL"):
+            sys.exit("bench_notify: DATABASE_URL and REDIS_URL must be set (scripts/bench notify)")
+        self.server = server
+        self.dbname = f"relay_bench_{self.run}"
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.dbname}"')
+        os.environ["DATABASE_URL"] = urlunsplit(urlsplit(server)._replace(path=f"/{self.dbname}"))
+        os.environ.update({"PROMO_QUIET_HOURS": "off", "LOG_LEVEL": "WARNING",
+                           "HOMERIA_MAX_RPS": "0"})
+        from relay.migrate import migrate
+        from relay.settings import reset_settings_cache
+
+        reset_settings_cache()
+        migrate(os.environ["DATABASE_URL"])
+        self._flush_queues()
+        from relay.standins import push, sms, smtp
+
+        self.sink = smtp.serve()
+        self.sms, self.push = sms.serve(), push.serve()
+        for faults in (self.sink.faults, self.sms.faults, self.push.faults):
+            faults.update(latency_ms=self.args.latency_ms)
+        os.environ.update({"SMTP_URL": f"smtp://127.0.0.1:{self.sink.port}",
+                           "SMS_API_URL": self.sms.url, "PUSH_API_URL": self.push.url})
+        reset_settings_cache()
+
+    def _flush_queues(self) -> None:
+        import redis
+
+        client = redis.Redis.from_url(os.environ["REDIS_URL"])
+        client.delete(*QUEUES)
+        client.close()
+
+    def start_workers(self) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        logs = ROOT / ".relay"
+        logs.mkdir(exist_ok=True)
+        for name, queues in (("tx", "notify.transactional,notify.expedite"),
+                             ("promo", "notify.promotions")):
+            log = open(logs / f"bench-worker-{name}.log", "wb")
+            self.workers.append(subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "relay", "worker", "-Q", queues,
+                 "-P", "threads", "-c", str(self.args.concurrency), "-n",
+                 f"bench-{name}-{self.run}@bench", "--without-mingle", "--without-gossip",
+                 "-l", "WARNING"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True))
+        time.sleep(4)  # let both workers connect before timing anything
+
+    def teardown(self) -> None:
+        import signal
+
+        import psycopg
+
+        for proc in self.workers:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.workers:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        for standin in (getattr(self, "sink", None), getattr(self, "sms", None),
+                        getattr(self, "push", None)):
+            if standin is not None:
+                standin.stop()
+        from relay.db import close_pool
+
+        close_pool()
+        self._flush_queues()
+        with psycopg.connect(self.server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
+
+    # -- phases ------------------------------------------------------------------------
+    def intake(self) -> None:
+        from notifications import record_order_events
+        from notifications.models import parse_event
+        from relay import outbox
+        from relay.db import connection
+
+        n, batch = self.args.intake, self.args.batch
+        docs = [_event("shipped", i, self.run + "i") for i in range(n)]
+        publish_s = [0.0]
+        original = outbox.publish_now
+
+        def timed(pubs):
+            t = time.perf_counter()
+            try:
+                return original(pubs)
+            finally:
+                publish_s[0] += time.perf_counter() - t
+
+        outbox.publish_now = timed
+        started = time.perf_counter()
+        validate_s = 0.0
+        for i in range(0, n, batch):
+            t = time.perf_counter()
+            events = [parse_event(d) for d in docs[i:i + batch]]
+            validate_s += time.perf_counter() - t
+            record_order_events(events)
+        total = time.perf_counter() - started
+        outbox.publish_now = original
+        self.rows += [
+            ("bulk intake: events", f"{n:,} in batches of {batch:,}"),
+            ("bulk intake: events/s (validate+write+publish)", f"{n / total:,.0f}"),
+            ("bulk intake: events/s (validate+write, publish excluded)",
+             f"{n / (total - publish_s[0]):,.0f}"),
+            ("bulk intake: time split validate / write / publish (s)",
+             f"{validate_s:.2f} / {total - validate_s - publish_s[0]:.2f} / {publish_s[0]:.2f}"),
+        ]
+        with connection() as conn:  # not part of the next phases
+            conn.execute("TRUNCATE order_events, notifications, outbox, attempts, inbox")
+            conn.commit()
+        self._flush_queues()
+
+    def _latencies(self, event_type_sql: str, run_tag: str) -> list[float]:
+        from relay.db import connection
+
+        with connection() as conn:
+            rows = conn.execute(
+                f"""SELECT extract(epoch FROM n.sent_at - e.received_at) AS s
+                    FROM notifications n JOIN order_events e USING (event_id)
+                    WHERE n.state = 'sent' AND {event_type_sql} AND e.event_id LIKE %s""",
+                (f"bench-{run_tag}-%",)).fetchall()
+            conn.commit()
+        return [float(r["s"]) for r in rows]
+
+    def _open(self, run_tag: str) -> int:
+        from relay.db import connection
+
+        with connection() as conn:
+            row = conn.execute(
+                """SELECT count(*) AS n FROM notifications WHERE event_id LIKE %s
+                   AND state IN ('pending', 'sending')""", (f"bench-{run_tag}-%",)).fetchone()
+            conn.commit()
+        return int(row["n"])
+
+    def _wait_drained(self, run_tag: str, timeout: float) -> float:
+        start = time.perf_counter()
+        while self._open(run_tag) and time.perf_counter() - start < timeout:
+            time.sleep(0.5)
+        return time.perf_counter() - start
+
+    def steady(self) -> None:
+        from notifications import record_order_event
+
+        tag, rate, seconds = self.run + "s", self.args.rate, self.args.steady_seconds
+        total = int(rate * seconds)
+        docs = [_event("shipped", i, tag) for i in range(total)]
+        achieved = _paced(record_order_event, docs, rate)
+        left = self._wait_drained(tag, timeout=120)
+        lat = self._latencies("true", tag)
+        self.rows += [
+            ("steady: events (rate achieved)", f"{total:,} at {achieved:,.0f}/s"),
+            ("steady: event→sent p50 / p99 / max (s)",
+             f"{_pct(lat, 50):.3f} / {_pct(lat, 99):.3f} / {max(lat, default=float('nan')):.3f}"),
+            ("steady: sent / drain after last event", f"{len(lat):,} / {left:.1f} s"),
+        ]
+
+    def burst(self) -> None:
+        from notifications import record_order_event, record_order_events
+
+        tag = self.run + "b"
+        promos = [_event("promotion", i, tag) for i in range(self.args.promotions)]
+        start = time.perf_counter()
+        for i in range(0, len(promos), self.args.batch):
+            record_order_events(promos[i:i + self.args.batch])
+        queued_s = time.perf_counter() - start
+        orders = self.args.orders
+        docs = [_event("shipped", i, tag) for i in range(orders)]
+        order_rate = _paced(record_order_event, docs, self.args.order_rate)
+        self._wait_drained(tag, timeout=self.args.drain_timeout)
+        drain = time.perf_counter() - start
+        lat = self._latencies("e.type <> 'promotion'", tag)
+        promo_lat = self._latencies("e.type = 'promotion'", tag)
+        self.rows += [
+            ("burst: promotions queued (s)", f"{len(promos):,} in {queued_s:.1f}"),
+            ("burst: order events during the drain", f"{orders:,} at {order_rate:,.0f}/s"),
+            ("burst: transactional p50 / p99 / max (s)",
+             f"{_pct(lat, 50):.3f} / {_pct(lat, 99):.3f} / {max(lat, default=float('nan')):.3f}"),
+            ("burst: promotions sent, p50 event→sent (s)",
+             f"{len(promo_lat):,}, {_pct(promo_lat, 50):.1f}"),
+            ("burst: total drain time (s)", f"{drain:.1f}"
+             + ("" if not self._open(tag) else f" (TIMED OUT, {self._open(tag)} open)")),
+        ]
+
+    def report(self) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"notifications benchmark (stand-ins at {self.args.latency_ms} ms,"
+                            f" workers -P threads -c {self.args.concurrency})")
+        table.add_column("measure")
+        table.add_column("result", justify="right")
+        for name, value in self.rows:
+            table.add_row(name, value)
+        Console().print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/bench notify", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--intake", type=int, default=20_000, help="events for bulk intake")
+    parser.add_argument("--batch", type=int, default=5_000, help="events per bulk call")
+    parser.add_argument("--rate", type=float, default=100, help="steady events/s")
+    parser.add_argument("--steady-seconds", type=float, default=30)
+    parser.add_argument("--promotions", type=int, default=100_000)
+    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--order-rate", type=float, default=100,
+                        help="order events/s sent while the promotions drain")
+    parser.add_argument("--latency-ms", type=float, default=20)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--drain-timeout", type=float, default=1800)
+    parser.add_argument("--skip", default="", help="comma list of phases: intake,steady,burst")
+    args = parser.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    bench = Bench(args)
+    try:
+        bench.setup()
+        if "intake" not in skip:
+            bench.intake()
+        bench.start_workers()
+        if "steady" not in skip:
+            bench.steady()
+        if "burst" not in skip:
+            bench.burst()
+    finally:
+        bench.teardown()
+    bench.report()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Celery tasks of the email sync (queue `homeria`). Thin: parse the id, call the service.
+
+The service persists every outcome itself (synced, retry scheduled in the outbox, dead
+letter), so nothing here retries through Celery: a crash mid-task leaves the outbox row
+unfinished and the sweep publishes it again after the lease.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from relay.logs import get_logger
+from relay.taskbase import relay_task
+from sync_worker import reconcile as reconciliation
+from sync_worker import service
+
+log = get_logger(__name__)
+
+_QUIET = {"busy", "finished", "waiting", "stale", "early"}
+
+
+@relay_task("sync_worker.deliver_email_change", queue="homeria")
+def deliver_email_change(task, change_id: str) -> str:
+    """Send one email change (or the batch it heads) to Homeria."""
+    result = service.deliver(uuid.UUID(change_id))
+    (log.debug if result in _QUIET else log.info)(
+        "email_change.delivery", change_id=change_id, result=result)
+    return result
+
+
+@relay_task("sync_worker.reconcile", queue="homeria")
+def reconcile(task, sample: int = reconciliation.DEFAULT_SAMPLE) -> dict:
+    """Beat: check a sample of recently synced changes against Homeria."""
+    return reconciliation.reconcile(sample=sample)
