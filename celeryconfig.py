@@ -15,11 +15,13 @@ import sys
 
 from kombu import Queue
 
+from relay.bootstrap import check_config
 from relay.errors import ConfigurationError
 from relay.settings import get_settings
 
 try:
     _settings = get_settings()
+    check_config()  # every feature's own tunables, too
 except ConfigurationError as exc:  # one clear line at start-up, never a traceback
     sys.stderr.write(f"relay: configuration error: {exc}\n")
     raise SystemExit(2) from None
@@ -86,6 +88,13 @@ beat_schedule = {
         "task": "relay.deadletters.purge_expired",
         "schedule": 3600.0,
         "options": {"queue": "maintenance", "expires": 3600},
+    },
+    # consistency with Homeria, measured on a sample of recent syncs (sync_worker/reconcile.py)
+    "homeria-reconcile": {
+        "task": "sync_worker.reconcile",
+        "schedule": 900.0,
+        "kwargs": {"sample": 200},
+        "options": {"queue": "homeria", "expires": 900},
     },
     # the 2-hour SLA: expedite, breach, predict, heartbeat (notifications/sla.py)
     "sla-check": {

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import uuid
 
+from notifications import policy
 from notifications.channels.inapp import inbox_for_order
 from notifications.producer import KIND
-from relay import attempts, deadletters, outbox
+from relay import attempts, bootstrap, deadletters, outbox
 from relay.db import Tx, connection
 from relay.errors import NotFound
 from relay.status import register_section
@@ -78,3 +79,12 @@ def order_history(order_id: str) -> dict:
 
 register_section("notifications", status_section)
 deadletters.register_replayer(KIND, replay)
+
+
+@bootstrap.config_check
+def _check_policy() -> None:
+    policy.retry_policy()
+    policy.claim_seconds()
+    policy.promo_yield_seconds()
+    policy.unsubscribe_url()
+    policy.quiet_hours()

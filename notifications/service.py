@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 
 from pydantic import ValidationError
 
-from notifications import planning, policy
+from notifications import planning, policy, sla
 from notifications.channels import Channel, ChannelError, channels_from_settings
 from notifications.channels.base import PermanentChannelError, TransientChannelError
 from notifications.channels.inapp import InAppChannel, InAppMessage
@@ -39,7 +39,7 @@ from notifications.models import OrderEvent
 from notifications.payloads import EmailMessage, PushMessage, SmsMessage
 from notifications.producer import KIND, TASKS, TRANSACTIONAL_QUEUE
 from notifications.rendering import RenderError, render
-from relay import alerts, attempts, deadletters, outbox
+from relay import alerts, attempts, deadletters, metrics, outbox
 from relay.db import Tx, transaction
 from relay.logs import get_logger
 
@@ -243,11 +243,15 @@ def _sent(claim: Claim, accepted, started: datetime, sent_at: datetime, clock: f
         outbox.complete(tx, claim.id)
     log.info("notification.sent", notification_id=str(claim.id), channel=claim.channel,
              event_type=row["event_type"], late=sent_at > row["deadline"])
+    metrics.provider_requests_total.labels(claim.channel, "accepted").inc()
+    sla.observe_sent(claim.channel, row["event_type"], sent_at, row["deadline"])
     return "sent"
 
 
 def _failed(claim: Claim, error: ChannelError, started: datetime, clock: float) -> str:
     now = datetime.now(UTC)
+    metrics.provider_requests_total.labels(
+        claim.channel, "transient" if error.transient else "permanent").inc()
     with transaction() as tx:
         row = _relock(tx, claim)
         attempts.record(tx.conn, kind=KIND, entity_id=claim.id, started_at=started,

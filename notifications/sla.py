@@ -463,3 +463,4 @@ register_section("sla", status_section)
 
 # The outbox sweep runs every few seconds on every deployment: it notices a silent check.
 bootstrap.on_sweep(check_heartbeat)
+bootstrap.config_check(config)

@@ -27,6 +27,23 @@ def on_sweep(fn: Callable[[], object]) -> Callable[[], object]:
     return fn
 
 
+_config_checks: list[Callable[[], object]] = []
+
+
+def config_check(fn: Callable[[], object]) -> Callable[[], object]:
+    """Register a loader of a feature's own tunables (it raises ConfigurationError naming
+    the variable). `check_config()` runs them all when a process starts, so a malformed
+    value stops the worker, beat or CLI with one line instead of failing inside a task."""
+    _config_checks.append(fn)
+    return fn
+
+
+def check_config() -> None:
+    load_features()
+    for fn in _config_checks:
+        fn()
+
+
 def run_sweep_hooks() -> None:
     for fn in _sweep_hooks:
         fn()

@@ -16,15 +16,32 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.datetime import TimestamptzLoader
 from psycopg_pool import ConnectionPool
 
 from relay.logs import get_logger
 from relay.settings import get_settings
 
 log = get_logger(__name__)
+
+class _InfinityAwareTimestamptzLoader(TimestamptzLoader):
+    """Outbox rows parked "until woken" have next_attempt_at = 'infinity', which Python's
+    datetime cannot hold; read it as datetime.max (UTC) instead of raising DataError."""
+
+    def load(self, data):
+        raw = bytes(data)
+        if raw == b"infinity":
+            return datetime.max.replace(tzinfo=UTC)
+        if raw == b"-infinity":
+            return datetime.min.replace(tzinfo=UTC)
+        return super().load(data)
+
+
+psycopg.adapters.register_loader("timestamptz", _InfinityAwareTimestamptzLoader)
 
 _pool: ConnectionPool | None = None
 _pool_pid: int | None = None

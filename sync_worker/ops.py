@@ -3,10 +3,10 @@ the `homeria` section of `relay status` and the `email_change` dead-letter repla
 
 from __future__ import annotations
 
-from relay import deadletters
+from relay import bootstrap, deadletters
 from relay.db import connection
 from relay.status import register_section
-from sync_worker import reconcile, service, store
+from sync_worker import policy, reconcile, service, store
 from sync_worker.runtime import runtime
 
 
@@ -26,3 +26,4 @@ def status_section() -> dict:
 
 register_section("homeria", status_section)
 deadletters.register_replayer(store.KIND, service.replay)
+bootstrap.config_check(policy.get_policy)

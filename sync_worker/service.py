@@ -29,7 +29,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from relay import alerts, attempts, deadletters, outbox
+from relay import alerts, attempts, deadletters, metrics, outbox
 from relay.db import transaction
 from relay.errors import NotFound
 from relay.logs import get_logger
@@ -208,6 +208,8 @@ def _update_breaker(result: SendResult, permit: Permit) -> bool:
 def record(claim: Claim, result: SendResult, started: datetime) -> str:
     """Step 3: record the attempt and act on its outcome, under the customer's lock."""
     policy = runtime().policy
+    metrics.homeria_requests_total.labels(str(result.outcome), result.reason).inc()
+    metrics.homeria_latency_seconds.observe(result.latency_ms / 1000)
     with store.pipelined_transaction() as tx:
         store.lock_customer(tx, claim.key)
         attempts.record(tx.conn, kind=store.KIND, entity_id=claim.change_id,
@@ -246,11 +248,13 @@ def _synced(tx, claim: Claim, result: SendResult) -> str:
                   finished_at = clock_timestamp(), customer_ref = %s, claim_token = NULL,
                   claimed_until = NULL, last_outcome = %s, last_status_code = %s,
                   updated_at = clock_timestamp()
-           WHERE id = %s AND claim_token = %s RETURNING id""",
+           WHERE id = %s AND claim_token = %s
+           RETURNING extract(epoch FROM synced_at - requested_at) AS age_s""",
         (result.customer_ref, result.reason, result.status_code, claim.change_id,
          claim.token)).fetchone()
     if done is None:
         return "claim_lost"  # another worker re-claimed it after our lease ran out
+    metrics.email_change_sync_seconds.observe(float(done["age_s"]))
     outbox.complete(tx, claim.change_id)
     store.advance(tx, claim.key)
     return "synced"

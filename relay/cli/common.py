@@ -17,9 +17,11 @@ err_console = Console(stderr=True)
 
 def settings() -> Settings:
     """Load settings (raises ConfigurationError, which main() turns into exit 2)."""
+    from relay.bootstrap import check_config
     from relay.logs import configure_logging
 
     s = get_settings()
+    check_config()
     configure_logging("WARNING")  # the CLI's own output is the interface, not logs
     return s
 

@@ -29,31 +29,40 @@ def show_cmd(
     Example: relay orders show SO-5531 --json | jq '.notifications[] | {channel, state}'
     """
     settings()
+    from notifications import sla
     from notifications.ops import order_history
 
-    doc = order_history(order_id)
+    doc = sla.annotate_order(order_history(order_id))
     if as_json:
         emit_json(doc)
         return
     _print(doc)
 
 
+_ON_TIME_STYLE = {"on_time": "green", "late": "bold red", "at_risk": "yellow"}
+
+
+def _on_time(status: str) -> str:
+    style = _ON_TIME_STYLE.get(status)
+    return f"[{style}]{status}[/{style}]" if style else status
+
+
 def _print(doc: dict) -> None:
     events = Table(title=f"Order {doc['order_id']}: events", show_edge=False)
-    for col in ("event", "type", "occurred", "received", "deadline"):
+    for col in ("event", "type", "occurred", "received", "deadline", "on time"):
         events.add_column(col)
     for e in doc["events"]:
         events.add_row(e["event_id"], e["type"], _t(e["occurred_at"]), _t(e["received_at"]),
-                       _t(e["deadline"]))
+                       _t(e["deadline"]), _on_time(e["on_time"]))
     console.print(events)
     notes = Table(title="Notifications", show_edge=False)
     for col in ("event", "channel", "state", "reason", "queue", "tries", "sent at",
-                "provider id"):
+                "on time", "provider id"):
         notes.add_column(col)
     for n in doc["notifications"]:
         notes.add_row(n["event_id"], n["channel"], n["state"], n["reason"] or "",
                       n["routed_queue"] or n["queue"], str(n["attempts"]), _t(n["sent_at"]),
-                      n["provider_message_id"] or "")
+                      _on_time(n["on_time"]), n["provider_message_id"] or "")
     console.print(notes)
     tries = Table(title="Attempts", show_edge=False)
     for col in ("event", "channel", "started", "ms", "status", "outcome", "detail"):

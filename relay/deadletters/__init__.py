@@ -12,6 +12,7 @@ and `purge`; the beat runs `purge_expired()`. Importing this package registers t
 `dead_letters` section of `relay status`.
 """
 
+from relay.bootstrap import config_check
 from relay.deadletters.filters import STATES, Filters, parse_duration
 from relay.deadletters.resolve import (
     Result,
@@ -29,6 +30,7 @@ from relay.status import register_section
 list = find  # the store API names it `list`; inside relay call `find`
 
 register_section("dead_letters", status_section)
+config_check(retention)
 
 __all__ = [
     "STATES", "Filters", "Result", "discard", "find", "ids_matching", "list",

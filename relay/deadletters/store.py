@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from relay import alerts, attempts, telemetry
+from relay import alerts, attempts, metrics, telemetry
 from relay.db import Tx, connection
 from relay.deadletters.filters import Filters
 from relay.errors import NotFound
@@ -73,6 +73,7 @@ def _announce(facts: dict, error: str | None, inserted: bool) -> None:
               error=error, **facts)
     if not inserted:  # a redelivered give-up: on-call already heard about this one
         return
+    metrics.dead_letters_total.labels(kind, reason).inc()
     telemetry.capture_message(f"dead letter: {kind} / {reason}", level="error",
                               kind=kind, reason=reason)
     detail = f"{kind} `{facts['entity_id']}` gave up: *{reason}*"

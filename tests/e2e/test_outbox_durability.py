@@ -158,3 +158,30 @@ def test_long_retry_waits_are_parked_in_the_row_not_the_broker(relay_env, redis_
     assert parked["parked_reason"] == "retry"
     # and the sweep leaves it alone until it is due
     assert outbox.sweep(lease_s=0, queue_depth=queue_depth) == 0
+
+
+def test_work_parked_until_woken_is_readable_and_wakes(relay_env, redis_client):
+    from relay.db import transaction
+
+    canary_id = canary.send("maintenance")
+    redis_client.flushdb()
+    with transaction() as tx:
+        outbox.park_until(tx, canary_id, None, "waiting")
+    with connection() as conn:
+        row = outbox.get(conn, canary_id)  # 'infinity' must load, not raise
+        conn.commit()
+    assert row["next_attempt_at"].year == 9999 and row["parked_reason"] == "waiting"
+    assert outbox.sweep(lease_s=0, queue_depth=queue_depth) == 0
+    with transaction() as tx:
+        outbox.wake(tx, canary_id)
+    assert _published_ids(redis_client, "maintenance") == [str(canary_id)]
+
+
+def test_worker_runs_a_pipelined_batch_once_each(relay_env, redis_client, start_worker):
+    ids = [canary.send("maintenance") for _ in range(200)]
+    redis_client.flushdb()
+    assert outbox.publish_now([outbox.Publication(i, canary.TASK, "maintenance")
+                               for i in ids]) == 200
+    start_worker("maintenance")
+    wait_until(lambda: _all_done(ids), timeout=60, message="200 pipelined canaries done")
+    assert {r["effects"] for r in _canaries(ids)} == {1}

@@ -172,8 +172,10 @@ def test_in_app_messages_are_readable_with_relay_orders_show(wired, relay_env):
     (note,) = shown["notifications"]
     assert (note["channel"], note["state"]) == ("inapp", "sent")
     assert [a["outcome"] for a in note["attempts_log"]] == ["sent"]
+    assert note["on_time"] == "on_time" and shown["events"][0]["on_time"] == "on_time"
     human = run_cli(["orders", "show", doc["order_id"]], relay_env)
     assert human.returncode == 0 and "In-app inbox" in human.stdout
+    assert "on_time" in human.stdout
     missing = run_cli(["orders", "show", "SO-nope"], relay_env)
     assert missing.returncode == 1 and "no events" in missing.stderr
 

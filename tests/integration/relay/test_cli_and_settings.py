@@ -35,6 +35,12 @@ def test_missing_database_url_is_one_line_naming_it(relay_env):
     ("SMTP_URL", "mail.example.com"),
     ("BRANDS", " , "),
     ("REDIS_URL", "http://127.0.0.1:6379"),
+    # the features' own tunables are checked at start-up too, not inside a task
+    ("HOMERIA_BREAKER_THRESHOLD", "0"),
+    ("PROMO_QUIET_HOURS", "25-99"),
+    ("PROMO_UNSUBSCRIBE_URL", "http://shop.example/u"),
+    ("SLA_WARN_SECONDS", "soon"),
+    ("DEAD_LETTER_RETENTION_DAYS", "-3"),
 ])
 def test_malformed_variable_is_one_line_naming_it(relay_env, var, value):
     result = run_cli(["status"], dict(relay_env, **{var: value}))
@@ -42,12 +48,15 @@ def test_malformed_variable_is_one_line_naming_it(relay_env, var, value):
     _one_line_error(result, var)
 
 
-def test_celery_worker_with_missing_redis_url_fails_with_one_line(relay_env):
-    env = {k: v for k, v in relay_env.items() if k != "REDIS_URL"}
+@pytest.mark.parametrize("var,value", [("REDIS_URL", None), ("SLA_WARN_SECONDS", "soon")])
+def test_celery_worker_with_bad_config_fails_with_one_line(relay_env, var, value):
+    env = {k: v for k, v in relay_env.items() if k != var}
+    if value is not None:
+        env[var] = value
     result = subprocess.run([sys.executable, "-m", "celery", "-A", "relay", "worker"],
                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    _one_line_error(result, "REDIS_URL")
+    _one_line_error(result, var)
 
 
 @pytest.mark.parametrize("args", [
