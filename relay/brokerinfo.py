@@ -40,31 +40,54 @@ def kombu_envelope(app, task: str, args: list, queue: str) -> bytes:
 
     Celery builds the protocol-2 headers and body; kombu serializes the body (JSON) and
     wraps it in the envelope its Redis channel writes: base64 body, delivery_info with the
-    routing key, a delivery tag. A unit test compares this with what `send_task` writes.
+    routing key, a delivery tag. A test compares this with what `send_task` writes.
     """
-    task_id = str(uuid.uuid4())
+    return kombu_envelopes(app, task, [args], queue)[0]
+
+
+def kombu_envelopes(app, task: str, args_list: list[list], queue: str) -> list[bytes]:
+    """Many messages for one task and queue: Celery builds the first, and the rest reuse
+    it with their own ids, arguments and delivery tags (building each from scratch costs
+    more than pushing it)."""
+    template = _template(app, task, queue)
+    out = []
+    for args in args_list:
+        task_id = str(uuid.uuid4())
+        headers = dict(template["headers"], id=task_id, root_id=task_id,
+                       argsrepr=repr(args))
+        properties = dict(template["properties"], correlation_id=task_id,
+                          delivery_tag=str(uuid.uuid4()))
+        body = json.dumps([args, {}, _EMBED]).encode()
+        out.append(json.dumps({
+            "body": base64.b64encode(body).decode(),
+            "content-encoding": template["content-encoding"],
+            "content-type": template["content-type"],
+            "headers": headers,
+            "properties": properties,
+        }).encode())
+    return out
+
+
+_EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+
+
+def _template(app, task: str, queue: str) -> dict:
     message = app.amqp.create_task_message(
-        task_id, task, args, {}, origin=_ORIGIN, ignore_result=True,
+        "00000000-0000-0000-0000-000000000000", task, [], {}, origin=_ORIGIN,
+        ignore_result=True,
     )
     content_type, content_encoding, body = serialization.dumps(message.body, serializer="json")
-    if isinstance(body, str):
-        body = body.encode(content_encoding or "utf-8")
+    if json.loads(body) != [[], {}, _EMBED]:  # Celery changed its body shape: fail loudly
+        raise RuntimeError(f"unexpected Celery message body: {body!r}")
     properties = dict(message.properties)
     properties.update({
         "delivery_mode": 2,
         "delivery_info": {"exchange": "", "routing_key": queue},
         "priority": 0,
         "body_encoding": "base64",
-        "delivery_tag": str(uuid.uuid4()),
     })
-    envelope = {
-        "body": base64.b64encode(body).decode(),
-        "content-encoding": content_encoding,
-        "content-type": content_type,
-        "headers": message.headers,
-        "properties": properties,
-    }
-    return json.dumps(envelope).encode()
+    return {"headers": dict(message.headers), "properties": properties,
+            "content-type": content_type, "content-encoding": content_encoding}
 
 
 def queue_depth(queue: str, client: redis.Redis | None = None) -> int | None:

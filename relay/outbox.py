@@ -65,16 +65,16 @@ def add(tx: Tx, kind: str, entity_id: uuid.UUID, task: str, queue: str,
 
 
 def add_many(tx: Tx, kind: str, rows: Iterable[tuple[uuid.UUID, str, str]]) -> None:
-    """Bulk form of add(): one COPY-like executemany, one batched publish after commit."""
+    """Bulk form of add(): one COPY, one pipelined publish after commit."""
     pubs = [Publication(eid, task, queue) for eid, task, queue in rows]
     if not pubs:
         return
-    with tx.conn.cursor() as cur:
-        cur.executemany(
-            """INSERT INTO outbox (entity_id, kind, task, queue, published_at, publish_count)
-               VALUES (%s, %s, %s, %s, now(), 1)""",
-            [(p.entity_id, kind, p.task, p.queue) for p in pubs],
-        )
+    now = tx.execute("SELECT now() AS now").fetchone()["now"]
+    with tx.conn.cursor() as cur, cur.copy(
+        "COPY outbox (entity_id, kind, task, queue, published_at, publish_count) FROM STDIN"
+    ) as copy:
+        for p in pubs:
+            copy.write_row((p.entity_id, kind, p.task, p.queue, now, 1))
     tx.after_commit(lambda: publish_now(pubs))
 
 
@@ -123,12 +123,16 @@ def _publish_pipelined(pubs: list[Publication], source: str) -> int:
     """
     from relay.celery_app import app
 
+    groups: dict[tuple[str, str], list[Publication]] = {}
+    for pub in pubs:
+        groups.setdefault((pub.task, pub.queue), []).append(pub)
     try:
-        client = brokerinfo.client()
-        pipe = client.pipeline(transaction=False)
-        for pub in pubs:
-            pipe.lpush(pub.queue, brokerinfo.kombu_envelope(app, pub.task,
-                                                            [str(pub.entity_id)], pub.queue))
+        pipe = brokerinfo.client().pipeline(transaction=False)
+        for (task, queue), group in groups.items():
+            envelopes = brokerinfo.kombu_envelopes(app, task, [[str(p.entity_id)]
+                                                               for p in group], queue)
+            for chunk in range(0, len(envelopes), 1000):
+                pipe.lpush(queue, *envelopes[chunk:chunk + 1000])
         pipe.execute()
     except Exception as exc:
         log.warning("outbox.publish_failed", count=len(pubs), error=repr(exc))
