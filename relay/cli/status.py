@@ -45,4 +45,34 @@ def status_cmd(
     for name, section in doc.items():
         if name in {"at", "queues", "unacked", "outbox", "broker_reachable"}:
             continue
-        console.print(f"[bold]{name}[/bold]: {section}")
+        table = Table(title=name.replace("_", " "), show_edge=False,
+                      show_header=False)
+        table.add_column("what", style="dim")
+        table.add_column("value", justify="right")
+        for key, value in _flatten(section):
+            table.add_row(key, _show(key, value))
+        console.print(table)
+
+
+def _flatten(value, prefix: str = ""):
+    """Nested section dicts as (dotted key, value) rows."""
+    if isinstance(value, dict):
+        if not value and prefix:
+            yield prefix, "-"
+        for key, inner in value.items():
+            yield from _flatten(inner, f"{prefix}.{key}" if prefix else str(key))
+    else:
+        yield prefix or "value", value
+
+
+def _show(key: str, value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        alarming = value and any(w in key for w in ("stale", "error"))
+        return "[bold red]yes[/bold red]" if alarming else ("yes" if value else "no")
+    if key.endswith("state") and value == "open":
+        return "[bold red]open[/bold red]"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

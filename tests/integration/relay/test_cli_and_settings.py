@@ -85,6 +85,15 @@ def test_status_json_is_one_document_with_queues_and_outbox(relay_env):
     assert isinstance(doc["outbox"], dict)
 
 
+def test_status_for_people_shows_every_section_as_a_table(relay_env):
+    result = run_cli(["status"], relay_env)
+    assert result.returncode == 0, result.stderr
+    for title in ("Broker queues", "Outbox", "dead letters", "homeria", "sla",
+                  "breaker.state", "heartbeat.stale"):
+        assert title in result.stdout
+    assert "{" not in result.stdout  # no raw dicts for a person to parse
+
+
 def test_status_with_broker_down_exits_0_and_says_unreachable(relay_env):
     import json
 
