@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -101,15 +101,21 @@ class Tx:
 
 
 @contextmanager
-def transaction() -> Iterator[Tx]:
+def transaction(*, pipeline: bool = False) -> Iterator[Tx]:
     """One database transaction; after-commit hooks run once it is durable.
 
     A failing hook is logged, not raised: the committed row is the truth and the outbox
     sweep will publish it again.
+
+    pipeline=True runs it in psycopg's pipeline mode: statements whose results are not
+    read (BEGIN, a lock, an insert) go out together, and only a `fetchone()` forces a
+    round trip. Hot paths with several statements per transaction (email sync: a claim in
+    one round trip, an outcome in two or three) use it; on a busy host each round trip
+    costs ~0.5 ms of context switches.
     """
     with get_pool().connection() as conn:
         tx = Tx(conn)
-        with conn.transaction():
+        with conn.pipeline() if pipeline else nullcontext(), conn.transaction():
             yield tx
     for fn in tx._after:
         try:

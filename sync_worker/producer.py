@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 
 from relay import outbox
-from relay.db import connection
+from relay.db import connection, transaction
 from relay.logs import get_logger
 from sync_worker import store
 from sync_worker.models import Receipt, parse_request
@@ -37,7 +37,7 @@ def enqueue_email_change(customer_id: str, current_email: str, new_email: str, b
             return existing
     change_id = uuid.uuid4()
     key = store.key_of(fields)
-    with store.pipelined_transaction() as tx:   # two round trips: see store.py
+    with transaction(pipeline=True) as tx:   # two round trips: see relay.db
         slot_cursor = store.lock_customer(tx, key, create=True)
         row = store.insert(tx, change_id, fields)
         if row is None:  # lost a race with the same request_id

@@ -210,7 +210,7 @@ def record(claim: Claim, result: SendResult, started: datetime) -> str:
     policy = runtime().policy
     metrics.homeria_requests_total.labels(str(result.outcome), result.reason).inc()
     metrics.homeria_latency_seconds.observe(result.latency_ms / 1000)
-    with store.pipelined_transaction() as tx:
+    with transaction(pipeline=True) as tx:
         store.lock_customer(tx, claim.key)
         attempts.record(tx.conn, kind=store.KIND, entity_id=claim.change_id,
                         started_at=started, outcome=str(result.outcome),

@@ -8,14 +8,9 @@ outcomes for one customer across all workers.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from relay import outbox
 from relay.db import Tx, connection
-from relay.logs import get_logger
-
-log = get_logger(__name__)
 
 KIND = "email_change"
 TASK = "sync_worker.deliver_email_change"
@@ -26,27 +21,6 @@ STATES = (*OPEN_STATES, *FINAL_STATES)
 
 _KEY = "brand = %(brand)s AND country = %(country)s AND customer_id = %(customer_id)s"
 _EKEY = "e.brand = %(brand)s AND e.country = %(country)s AND e.customer_id = %(customer_id)s"
-
-
-@contextmanager
-def pipelined_transaction() -> Iterator[Tx]:
-    """`relay.db.transaction()` in psycopg pipeline mode.
-
-    Why: on a busy 2-core host each round trip to PostgreSQL costs ~0.5 ms of context
-    switches; statements whose results are not read (BEGIN, the lock, the attempt row...)
-    go out together, so a claim costs one round trip and an outcome two or three, instead
-    of one per statement. Reading a result (`fetchone()`) is what forces a round trip.
-    After-commit hooks run as in relay.db.transaction (a failing hook is logged).
-    """
-    with connection() as conn:
-        tx = Tx(conn)
-        with conn.pipeline(), conn.transaction():
-            yield tx
-    for fn in tx._after:
-        try:
-            fn()
-        except Exception as exc:
-            log.warning("db.after_commit_failed", error=repr(exc))
 
 
 def key_of(row: dict) -> dict:

@@ -102,8 +102,8 @@ def add_fault_arguments(parser) -> None:
     parser.add_argument("--outage-seconds", type=float, default=None)
 
 
-def faults_from_args(args, prefix: str = "STANDIN_") -> Faults:
-    faults = Faults.from_env(prefix)
+def faults_from_args(args, prefix: str = "STANDIN_", cls: type[Faults] = Faults) -> Faults:
+    faults = cls.from_env(prefix)
     changes = {
         f.name: getattr(args, f.name)
         for f in fields(Faults)

@@ -14,7 +14,6 @@ Extra control endpoints (beside httpserver's): POST /_control/seed, GET|DELETE
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import hmac
 import json
@@ -32,14 +31,16 @@ from uuid import UUID
 
 import pycountry
 
-from relay.logs import configure_logging, get_logger
-from relay.standins.faults import Faults, add_fault_arguments, faults_from_args
+from relay.logs import get_logger
+from relay.standins.faults import Faults
 from relay.standins.httpserver import (
     LoggedRequest,
     Response,
     RunningStandIn,
     StandInHandler,
     StandInServer,
+    run_standin,
+    standin_parser,
 )
 
 log = get_logger(__name__)
@@ -327,29 +328,15 @@ def serve(port: int = 0, token: str = DEFAULT_TOKEN, secret: str = DEFAULT_SECRE
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m relay.standins homeria",
-                                     description="Homeria API stand-in (contracts/homeria.md)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8091)
+    parser = standin_parser("homeria", "Homeria API stand-in (contracts/homeria.md)", 8091)
     parser.add_argument("--token", default=os.environ.get("HOMERIA_API_TOKEN", DEFAULT_TOKEN))
     parser.add_argument("--secret",
                         default=os.environ.get("HOMERIA_SIGNING_SECRET", DEFAULT_SECRET))
     parser.add_argument("--seed-demo", action="store_true",
                         help="seed customer{n}@example.com for acme/globex in ES/FR")
     parser.add_argument("--seed-count", type=int, default=10)
-    add_fault_arguments(parser)
     args = parser.parse_args(argv)
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
     state = HomeriaState(args.token, args.secret)
     shape = seed_demo(state, args.seed_count) if args.seed_demo else {}
-    faults = faults_from_args(args, prefix="HOMERIA_STANDIN_")
-    server = HomeriaServer((args.host, args.port), HomeriaHandler, faults=faults, state=state)
-    print(json.dumps({"standin": "homeria", "url": f"http://{args.host}:{server.server_port}",
-                      "seeded": shape, "faults": faults.snapshot()}), flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return run_standin("homeria", args, HomeriaHandler, state=state,
+                       env_prefix="HOMERIA_STANDIN_", server_cls=HomeriaServer, seeded=shape)

@@ -13,7 +13,9 @@ control endpoints every stand-in shares:
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,7 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from relay.standins.faults import Faults
+from relay.logs import configure_logging
+from relay.standins.faults import Faults, add_fault_arguments, faults_from_args
 
 
 @dataclass
@@ -227,3 +230,35 @@ class RunningStandIn:
 def serve_in_thread(handler_cls, port: int = 0, faults: Faults | None = None,
                     state: Any = None, host: str = "127.0.0.1") -> RunningStandIn:
     return RunningStandIn(StandInServer((host, port), handler_cls, faults=faults, state=state))
+
+
+def standin_parser(name: str, description: str, port: int) -> argparse.ArgumentParser:
+    """The flags every stand-in takes: --host, --port and the fault settings."""
+    parser = argparse.ArgumentParser(prog=f"python -m relay.standins {name}",
+                                     description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=port)
+    add_fault_arguments(parser)
+    return parser
+
+
+def run_standin(name: str, args: argparse.Namespace, handler_cls, *, state: Any,
+                env_prefix: str, server_cls: type[StandInServer] = StandInServer,
+                **announce: Any) -> int:
+    """Serve an HTTP stand-in in the foreground until Ctrl-C or SIGTERM.
+
+    Prints one JSON line saying where it listens (scripts/run and the tests read it),
+    with any extra `announce` fields and the fault settings in force.
+    """
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    faults = faults_from_args(args, prefix=env_prefix)
+    server = server_cls((args.host, args.port), handler_cls, faults=faults, state=state)
+    print(json.dumps({"standin": name, "url": f"http://{args.host}:{server.server_port}",
+                      **announce, "faults": faults.snapshot()}), flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

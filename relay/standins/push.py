@@ -19,7 +19,6 @@ Shell: `python -m relay.standins push --port 8093`. Extra control endpoints: GET
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -29,9 +28,15 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from relay.logs import configure_logging
-from relay.standins.faults import Faults, add_fault_arguments, faults_from_args
-from relay.standins.httpserver import Response, RunningStandIn, StandInHandler, StandInServer
+from relay.standins.faults import Faults
+from relay.standins.httpserver import (
+    Response,
+    RunningStandIn,
+    StandInHandler,
+    StandInServer,
+    run_standin,
+    standin_parser,
+)
 
 DEFAULT_PROJECT = "relay-dev"        # = relay.settings dev defaults
 DEFAULT_TOKEN = "dev-push-token"
@@ -173,27 +178,12 @@ def serve(port: int = 0, project_id: str = DEFAULT_PROJECT, api_token: str = DEF
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m relay.standins push",
-                                     description="FCM HTTP v1-shaped push stand-in")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8093)
+    parser = standin_parser("push", "FCM HTTP v1-shaped push stand-in", 8093)
     parser.add_argument("--project-id", default=os.environ.get("PUSH_PROJECT_ID",
                                                                DEFAULT_PROJECT))
     parser.add_argument("--api-token", default=os.environ.get("PUSH_API_TOKEN", DEFAULT_TOKEN))
     parser.add_argument("--strict", action="store_true",
                         help="only tokens registered via /_control/tokens are known")
-    add_fault_arguments(parser)
     args = parser.parse_args(argv)
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
-    faults = faults_from_args(args, prefix="PUSH_STANDIN_")
-    server = StandInServer((args.host, args.port), PushHandler, faults=faults,
-                           state=PushState(args.project_id, args.api_token, args.strict))
-    print(json.dumps({"standin": "push", "url": f"http://{args.host}:{server.server_port}",
-                      "faults": faults.snapshot()}), flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    state = PushState(args.project_id, args.api_token, args.strict)
+    return run_standin("push", args, PushHandler, state=state, env_prefix="PUSH_STANDIN_")

@@ -16,7 +16,6 @@ Shell: `python -m relay.standins sms --port 8092`. Extra control endpoints: GET|
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import json
@@ -29,9 +28,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
-from relay.logs import configure_logging
-from relay.standins.faults import Faults, add_fault_arguments, faults_from_args
-from relay.standins.httpserver import Response, RunningStandIn, StandInHandler, StandInServer
+from relay.standins.faults import Faults
+from relay.standins.httpserver import (
+    Response,
+    RunningStandIn,
+    StandInHandler,
+    StandInServer,
+    run_standin,
+    standin_parser,
+)
 
 DEFAULT_SID = "ACdev0000000000000000000000000000"   # = relay.settings dev defaults
 DEFAULT_TOKEN = "dev-sms-token"
@@ -179,24 +184,9 @@ def serve(port: int = 0, account_sid: str = DEFAULT_SID, auth_token: str = DEFAU
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m relay.standins sms",
-                                     description="Twilio-shaped SMS API stand-in")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8092)
+    parser = standin_parser("sms", "Twilio-shaped SMS API stand-in", 8092)
     parser.add_argument("--account-sid", default=os.environ.get("SMS_ACCOUNT_SID", DEFAULT_SID))
     parser.add_argument("--auth-token", default=os.environ.get("SMS_AUTH_TOKEN", DEFAULT_TOKEN))
-    add_fault_arguments(parser)
     args = parser.parse_args(argv)
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
-    faults = faults_from_args(args, prefix="SMS_STANDIN_")
-    server = StandInServer((args.host, args.port), SmsHandler, faults=faults,
-                           state=SmsState(args.account_sid, args.auth_token))
-    print(json.dumps({"standin": "sms", "url": f"http://{args.host}:{server.server_port}",
-                      "faults": faults.snapshot()}), flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return run_standin("sms", args, SmsHandler, state=SmsState(args.account_sid, args.auth_token),
+                       env_prefix="SMS_STANDIN_")

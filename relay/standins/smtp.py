@@ -23,7 +23,6 @@ GET|DELETE /_control/messages plus httpserver's /_control/faults (changing SMTP 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -37,7 +36,7 @@ import time
 import uuid
 import warnings
 import weakref
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -46,8 +45,14 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from relay.standins.faults import Faults, add_fault_arguments
-from relay.standins.httpserver import Response, RunningStandIn, StandInHandler, StandInServer
+from relay.standins.faults import Faults, faults_from_args
+from relay.standins.httpserver import (
+    Response,
+    RunningStandIn,
+    StandInHandler,
+    StandInServer,
+    standin_parser,
+)
 
 # aiosmtpd 1.4 sets the deprecated attribute itself on every successful AUTH.
 warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
@@ -299,19 +304,12 @@ def serve(port: int = 0, **kwargs: Any) -> SmtpSink:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m relay.standins smtp",
-                                     description="SMTP sink with fault injection")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8025)
+    parser = standin_parser("smtp", "SMTP sink with fault injection", 8025)
     parser.add_argument("--http-port", type=int, help="serve /_control/messages on this port")
     parser.add_argument("--auth", help="user:password to require AUTH")
     parser.add_argument("--starttls", action="store_true", help="self-signed STARTTLS")
-    add_fault_arguments(parser)
     args = parser.parse_args(argv)
-    faults = SmtpFaults.from_env("SMTP_STANDIN_")
-    changes = {f.name: getattr(args, f.name) for f in fields(Faults)
-               if not f.name.startswith("_") and getattr(args, f.name, None) is not None}
-    faults.update(**changes)
+    faults = faults_from_args(args, prefix="SMTP_STANDIN_", cls=SmtpFaults)
     auth = tuple(args.auth.split(":", 1)) if args.auth else None
     sink = SmtpSink(args.port, host=args.host, auth=auth, starttls=args.starttls,  # type: ignore[arg-type]
                     faults=faults, http_port=args.http_port)

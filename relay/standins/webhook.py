@@ -12,20 +12,18 @@ endpoints: GET|DELETE /_control/posts.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import threading
 import time
 from typing import Any
 
-from relay.logs import configure_logging
-from relay.standins.faults import add_fault_arguments, faults_from_args
 from relay.standins.httpserver import (
     Response,
     RunningStandIn,
     StandInHandler,
     StandInServer,
+    run_standin,
+    standin_parser,
 )
 
 
@@ -94,22 +92,7 @@ def serve(port: int = 0, host: str = "127.0.0.1") -> RunningStandIn:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m relay.standins webhook",
-                                     description="Slack-compatible on-call webhook stand-in")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8094)
-    add_fault_arguments(parser)
+    parser = standin_parser("webhook", "Slack-compatible on-call webhook stand-in", 8094)
     args = parser.parse_args(argv)
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
-    faults = faults_from_args(args, prefix="WEBHOOK_STANDIN_")
-    server = StandInServer((args.host, args.port), WebhookHandler, faults=faults,
-                           state=WebhookState())
-    print(json.dumps({"standin": "webhook", "url": f"http://{args.host}:{server.server_port}",
-                      "faults": faults.snapshot()}), flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return run_standin("webhook", args, WebhookHandler, state=WebhookState(),
+                       env_prefix="WEBHOOK_STANDIN_")

@@ -1,6 +1,5 @@
 """The Homeria stand-in in-process on port 0, and a client pointed at it."""
 
-import time
 import uuid
 from datetime import UTC, datetime
 
@@ -38,18 +37,3 @@ def make_change():
             change_id=change_id or uuid.uuid4(), current_email=current, new_email=new,
             brand=brand, country=country, requested_at=datetime(2026, 11, 23, 10, tzinfo=UTC))
     return make
-
-
-def wait_for(predicate, timeout=5.0, interval=0.01):
-    """Poll with a deadline instead of sleeping a guessed amount."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
-
-
-@pytest.fixture
-def poll():
-    return wait_for

@@ -8,6 +8,7 @@ import pytest
 from relay.standins.httpserver import Response, StandInHandler, serve_in_thread
 from sync_worker.client import HomeriaClient
 from sync_worker.errors import Outcome
+from tests.support import wait_until
 
 from .conftest import SECRET, TOKEN
 
@@ -177,14 +178,15 @@ def test_connection_refused_is_transient(make_change):
     assert (result.outcome, result.reason) == (Outcome.TRANSIENT, "connection_error")
 
 
-def test_read_timeout_is_transient_and_the_retry_is_safe(homeria, make_change, poll):
+def test_read_timeout_is_transient_and_the_retry_is_safe(homeria, make_change):
     homeria.faults.update(latency_ms=800)
     change = make_change("ana@example.com", "ana.s@example.com")
     with HomeriaClient(homeria.url, TOKEN, SECRET, timeout=(0.5, 0.2)) as short:
         result = short.send_change(change)
     assert (result.outcome, result.reason) == (Outcome.TRANSIENT, "timeout")
     # Homeria applied it anyway after we gave up: the retry must not apply it twice.
-    assert poll(lambda: len(homeria.state.applied_changes) == 1)
+    wait_until(lambda: len(homeria.state.applied_changes) == 1, timeout=5,
+               message="the timed-out request to be applied")
     homeria.faults.update(latency_ms=0)
     with HomeriaClient(homeria.url, TOKEN, SECRET) as retry:
         assert retry.send_change(change).reason == "already_applied"
