@@ -49,8 +49,11 @@ task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 worker_hijack_root_logger = False
-worker_send_task_events = True
-task_send_sent_event = True
+# Task events cost the worker three broker publishes per task: about a sixth of the sync
+# worker's CPU (README, Benchmarks). Celery's default (off) is kept; Flower switches them on
+# while it watches (its --enable-events, on by default), so its task views work when used.
+worker_send_task_events = False
+task_send_sent_event = False
 task_track_started = False
 # A task that runs past the lease would be republished by the sweep while still running.
 task_soft_time_limit = max(5, _settings.outbox_lease_seconds - 10)

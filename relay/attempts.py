@@ -10,7 +10,16 @@ from datetime import datetime
 
 from relay.logs import scrub
 
-_WORKER = f"{socket.gethostname()}:{os.getpid()}"
+_worker: tuple[int, str] = (0, "")
+
+
+def worker_name() -> str:
+    """host:pid of this process, computed after a fork (a prefork child imports this
+    module in the parent, so a name computed at import would carry the parent's pid)."""
+    global _worker
+    if _worker[0] != os.getpid():
+        _worker = (os.getpid(), f"{socket.gethostname()}:{os.getpid()}")
+    return _worker[1]
 
 
 def record(conn, *, kind: str, entity_id: uuid.UUID, started_at: datetime, outcome: str,
@@ -21,7 +30,7 @@ def record(conn, *, kind: str, entity_id: uuid.UUID, started_at: datetime, outco
                                  outcome, detail, worker)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
         (kind, entity_id, started_at, latency_ms, status_code, outcome,
-         scrub(detail)[:500] if detail else None, _WORKER),
+         scrub(detail)[:500] if detail else None, worker_name()),
     )
 
 

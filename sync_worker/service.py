@@ -210,14 +210,14 @@ def record(claim: Claim, result: SendResult, started: datetime) -> str:
     policy = runtime().policy
     metrics.homeria_requests_total.labels(str(result.outcome), result.reason).inc()
     metrics.homeria_latency_seconds.observe(result.latency_ms / 1000)
+    if result.outcome is Outcome.SYNCED:
+        return _synced(claim, result, started)
     with transaction(pipeline=True) as tx:
         store.lock_customer(tx, claim.key)
         attempts.record(tx.conn, kind=store.KIND, entity_id=claim.change_id,
                         started_at=started, outcome=str(result.outcome),
                         latency_ms=round(result.latency_ms, 2), status_code=result.status_code,
                         detail=result.reason)
-        if result.outcome is Outcome.SYNCED:
-            return _synced(tx, claim, result)
         row = store.get(tx.conn, claim.change_id)
         if row["claim_token"] != claim.token:
             return "claim_lost"  # another worker re-claimed it after our lease ran out
@@ -242,22 +242,15 @@ def record(claim: Claim, result: SendResult, started: datetime) -> str:
         return f"retry_{how}"
 
 
-def _synced(tx, claim: Claim, result: SendResult) -> str:
-    done = tx.execute(
-        """UPDATE email_changes SET state = 'synced', synced_at = clock_timestamp(),
-                  finished_at = clock_timestamp(), customer_ref = %s, claim_token = NULL,
-                  claimed_until = NULL, last_outcome = %s, last_status_code = %s,
-                  updated_at = clock_timestamp()
-           WHERE id = %s AND claim_token = %s
-           RETURNING extract(epoch FROM synced_at - requested_at) AS age_s""",
-        (result.customer_ref, result.reason, result.status_code, claim.change_id,
-         claim.token)).fetchone()
-    if done is None:
-        return "claim_lost"  # another worker re-claimed it after our lease ran out
-    metrics.email_change_sync_seconds.observe(float(done["age_s"]))
-    outbox.complete(tx, claim.change_id)
-    store.advance(tx, claim.key)
-    return "synced"
+def _synced(claim: Claim, result: SendResult, started: datetime) -> str:
+    """The common outcome, in one statement (store.finish_synced): it is most of the
+    worker's database time, so it does not go statement by statement like the rare ones."""
+    done = store.finish_synced(claim.change_id, claim.token, customer_ref=result.customer_ref,
+                               reason=result.reason, status_code=result.status_code,
+                               started_at=started, latency_ms=round(result.latency_ms, 2))
+    if done["outcome"] == "synced":
+        metrics.email_change_sync_seconds.observe(float(done["age_s"]))
+    return done["outcome"]
 
 
 def _dead(tx, claim: Claim, row: dict, reason: str, result: SendResult, last: dict) -> str:

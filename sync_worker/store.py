@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import uuid
 
-from relay import outbox
-from relay.db import Tx, connection
+from relay import attempts, outbox
+from relay.db import Tx, run_one
 
 KIND = "email_change"
 TASK = "sync_worker.deliver_email_change"
@@ -85,15 +85,26 @@ def insert(tx: Tx, change_id: uuid.UUID, fields: dict) -> dict | None:
 
 def advance(tx: Tx, key: dict) -> uuid.UUID | None:
     """The slot is free: hand it to the oldest pending change (woken now), if any."""
-    row = tx.execute(
-        f"""UPDATE email_change_customers SET active_change = (
-                SELECT id FROM email_changes WHERE {_KEY} AND state = 'pending'
-                ORDER BY seq LIMIT 1)
-            WHERE {_KEY} RETURNING active_change""", key).fetchone()
-    nxt = row["active_change"] if row else None
-    if nxt is not None:
-        outbox.wake(tx, nxt)
-    return nxt
+    row = tx.execute("SELECT * FROM email_change_advance(%(brand)s, %(country)s,"
+                     " %(customer_id)s)", key).fetchone()
+    if row is None:
+        return None
+    outbox.publish_after_commit(tx, row["change_id"], row["task"], row["queue"])
+    return row["change_id"]
+
+
+def finish_synced(change_id: uuid.UUID, token: uuid.UUID, *, customer_ref: str | None,
+                  reason: str, status_code: int | None, started_at, latency_ms: float) -> dict:
+    """The hot path's whole outcome as one statement and one transaction (migration 0101):
+    attempt recorded, change synced, outbox row finished, slot handed on, the next change
+    published. -> {outcome: synced | claim_lost, age_s}."""
+    row = run_one("SELECT * FROM email_change_synced(%s, %s, %s, %s, %s, %s, %s, %s)",
+                  (change_id, token, customer_ref, reason, status_code, started_at,
+                   latency_ms, attempts.worker_name()))
+    if row["next_id"] is not None:
+        outbox.publish_now([outbox.Publication(row["next_id"], row["next_task"],
+                                               row["next_queue"])])
+    return row
 
 
 _FAST_CLAIM = f"""
@@ -125,12 +136,7 @@ def fast_claim(change_id: uuid.UUID, token: uuid.UUID, now, until) -> dict | Non
     second re-checks claimed_until after the first commits), and a producer adding a
     change behind it meanwhile just waits for the next turn. None: take the slow path.
     """
-    with connection() as conn:
-        with conn.pipeline():
-            cur = conn.execute(_FAST_CLAIM, {"id": change_id, "token": token, "now": now,
-                                             "until": until})
-            conn.commit()
-        return cur.fetchone()
+    return run_one(_FAST_CLAIM, {"id": change_id, "token": token, "now": now, "until": until})
 
 
 def update(tx: Tx, change_id: uuid.UUID, **fields) -> None:
