@@ -163,3 +163,61 @@ def test_rate_limited_429_retries_no_earlier_than_retry_after(sync_rt, homeria):
     assert row["wait"] >= timedelta(seconds=1.9)
     assert service.deliver(a) == "stale"   # an early duplicate message does nothing
     assert len(posts(homeria)) == 1
+
+
+def _queued_ids(redis_client, queue="homeria") -> list[str]:
+    """Change ids of the task messages waiting in `queue` (oldest first)."""
+    import base64
+
+    out = []
+    for raw in reversed(redis_client.lrange(queue, 0, -1)):
+        body = json.loads(base64.b64decode(json.loads(raw)["body"]))
+        out.append(body[0][0])
+    return out
+
+
+def test_a_synced_change_hands_the_slot_on_and_publishes_the_next(sync_rt, homeria,
+                                                                   redis_client):
+    # given a change claimed and sent, and a second one that arrived meanwhile (parked)
+    a = _enqueue("c1@example.com", "b@example.com")
+    claim = service.claim_change(a, lambda: Permit(True, "closed"))
+    b = _enqueue("b@example.com", "c@example.com")
+    redis_client.delete("homeria")
+    result = sync_rt.client.send_change(claim.payload)
+    # when its outcome is recorded (the one-statement path)
+    assert service.record(claim, result, datetime.now(UTC)) == "synced"
+    # then it is synced with its attempt, its outbox row is done, the slot is b's, and b's
+    # message is on the queue
+    assert change(a)["state"] == "synced" and change(a)["customer_ref"]
+    assert [x["outcome"] for x in attempts_of(a)] == ["synced"]
+    with connection() as conn:
+        boxes = {r["entity_id"]: r for r in conn.execute(
+            "SELECT * FROM outbox WHERE entity_id = ANY(%s)", ([a, b],))}
+        slot = conn.execute("SELECT active_change FROM email_change_customers").fetchone()
+        conn.commit()
+    assert boxes[a]["done_at"] is not None
+    assert boxes[b]["done_at"] is None and boxes[b]["parked_reason"] is None
+    assert slot["active_change"] == b
+    assert _queued_ids(redis_client) == [str(b)]
+
+
+def test_a_synced_answer_after_the_lease_was_lost_only_records_the_attempt(sync_rt, homeria,
+                                                                           redis_client):
+    # given a claim whose lease ran out and was taken by another worker
+    a = _enqueue("c1@example.com", "b@example.com")
+    claim = service.claim_change(a, lambda: Permit(True, "closed"))
+    with connection() as conn:
+        conn.execute("UPDATE email_changes SET claim_token = gen_random_uuid() WHERE id = %s",
+                     (a,))
+        conn.commit()
+    result = sync_rt.client.send_change(claim.payload)
+    # when the first worker's answer comes back
+    assert service.record(claim, result, datetime.now(UTC)) == "claim_lost"
+    # then the attempt is in the history, but the change stays with the other worker
+    assert [x["outcome"] for x in attempts_of(a)] == ["synced"]
+    row = change(a)
+    assert row["state"] == "in_flight" and row["synced_at"] is None
+    with connection() as conn:
+        box = conn.execute("SELECT done_at FROM outbox WHERE entity_id = %s", (a,)).fetchone()
+        conn.commit()
+    assert box["done_at"] is None
