@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import psycopg
+
 from notifications import planning, policy
 from notifications.models import STAGES, OrderEvent, parse_event
 from relay import outbox
@@ -97,23 +99,27 @@ def record_order_events(events: Iterable[dict | OrderEvent]) -> Intake:
     now = datetime.now(UTC)
     sla = timedelta(seconds=policy.sla_seconds())
     with transaction() as tx:
-        new_ids = _insert_events(tx, list(parsed.values()), sla)
-        fresh = [e for e in parsed.values() if e.event_id in new_ids]
-        history = _order_history(tx, fresh)
-        rows = []
+        events = list(parsed.values())
+        history = _order_history(tx, events)   # read before this batch is written
+        new_ids = _insert_events(tx, events, sla)
+        fresh = [e for e in events if e.event_id in new_ids]
+        for event in fresh:   # a batch may hold several stages of one order
+            if event.order_id and event.type in STAGES:
+                history[event.order_id].append((event.type.value, event.occurred_at))
+        rows = []   # (event, planned row, notification id, queue)
         for event in fresh:
+            queue = queue_for(event)
             superseded = planning.is_superseded(event, history.get(event.order_id, ()))
             for planned in planning.plan(event, now, superseded=superseded):
-                rows.append((event, planned, uuid.uuid4()))
+                rows.append((event, planned, uuid.uuid4(), queue))
         _copy_notifications(tx, rows, sla)
-        outbox.add_many(tx, KIND, [
-            (nid, TASKS[queue_for(e)], queue_for(e))
-            for e, p, nid in rows if p.state == planning.PENDING])
+        outbox.add_many(tx, KIND, [(nid, TASKS[queue], queue)
+                                   for _, p, nid, queue in rows if p.state == planning.PENDING])
     intake.new_events = len(fresh)
     intake.duplicates = count - len(fresh)
     intake.notifications = [
-        Notification(nid, e.event_id, p.channel, p.state, p.reason, queue_for(e),
-                     e.occurred_at + sla) for e, p, nid in rows]
+        Notification(nid, e.event_id, p.channel, p.state, p.reason, queue, e.occurred_at + sla)
+        for e, p, nid, queue in rows]
     log.info("notifications.recorded", events=count, new=len(fresh),
              duplicates=intake.duplicates, notifications=len(rows))
     return intake
@@ -130,7 +136,12 @@ def _event_row(event: OrderEvent, sla: timedelta) -> tuple:
 
 
 def _insert_events(tx: Tx, events: list[OrderEvent], sla: timedelta) -> set[str]:
-    """Insert the events not yet known; return the ids that were new."""
+    """Insert the events not yet known; return the ids that were new.
+
+    Bulk: look up which ids exist, COPY the others straight into the table (one write per
+    event), under a savepoint. Only if a concurrent intake inserted one of them in between
+    (a unique violation) does the batch go the slower way: COPY into a staging table, then
+    INSERT … ON CONFLICT DO NOTHING."""
     columns = ", ".join(_EVENT_COLUMNS)
     if len(events) == 1:
         rows = tx.execute(
@@ -138,11 +149,21 @@ def _insert_events(tx: Tx, events: list[OrderEvent], sla: timedelta) -> set[str]
                 ON CONFLICT (event_id) DO NOTHING RETURNING event_id""",
             _event_row(events[0], sla)).fetchall()
         return {r["event_id"] for r in rows}
+    known = _known_ids(tx, [e.event_id for e in events])
+    new = [e for e in events if e.event_id not in known]
+    try:
+        with tx.conn.transaction(), tx.conn.cursor() as cur:
+            with cur.copy(f"COPY order_events ({columns}) FROM STDIN") as copy:
+                for event in new:
+                    copy.write_row(_event_row(event, sla))
+        return {e.event_id for e in new}
+    except psycopg.errors.UniqueViolation:
+        log.info("notifications.intake_race", events=len(new))
     tx.execute("""CREATE TEMP TABLE IF NOT EXISTS order_events_in
                   (LIKE order_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS""")
     with tx.conn.cursor() as cur:
         with cur.copy(f"COPY order_events_in ({columns}) FROM STDIN") as copy:
-            for event in events:
+            for event in new:
                 copy.write_row(_event_row(event, sla))
     rows = tx.execute(
         f"""INSERT INTO order_events ({columns}) SELECT {columns} FROM order_events_in
@@ -150,8 +171,14 @@ def _insert_events(tx: Tx, events: list[OrderEvent], sla: timedelta) -> set[str]
     return {r["event_id"] for r in rows}
 
 
+def _known_ids(tx: Tx, event_ids: list[str]) -> set[str]:
+    return {r["event_id"] for r in tx.execute(
+        "SELECT event_id FROM order_events WHERE event_id = ANY(%s)", (event_ids,))}
+
+
 def _order_history(tx: Tx, events: list[OrderEvent]) -> dict[str, list[tuple[str, datetime]]]:
-    """(type, occurred_at) of every staged event already recorded for these orders."""
+    """(type, occurred_at) of every staged event already recorded for these orders (a
+    defaultdict: the caller adds the batch's own)."""
     order_ids = list({e.order_id for e in events if e.order_id and e.type in STAGES})
     history: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
     if not order_ids:
@@ -176,11 +203,11 @@ def _copy_notifications(tx: Tx, rows: list, sla: timedelta) -> None:
     now = datetime.now(UTC)
     with tx.conn.cursor() as cur:
         with cur.copy(f"COPY notifications ({columns}) FROM STDIN") as copy:
-            for event, planned, nid in rows:
+            for event, planned, nid, queue in rows:
                 copy.write_row((
                     nid, event.event_id, planned.channel, planned.rank, event.type.value,
                     event.order_id, event.customer.customer_id, event.brand, event.country,
-                    queue_for(event), planned.state, planned.reason, event.occurred_at,
+                    queue, planned.state, planned.reason, event.occurred_at,
                     event.occurred_at + sla,
                     now if planned.state == planning.PENDING else None))
 

@@ -137,8 +137,8 @@ def _publish_pipelined(pubs: list[Publication], source: str) -> int:
         log.warning("outbox.publish_failed", count=len(pubs), error=repr(exc))
         _unmark([p.entity_id for p in pubs])
         return 0
-    for pub in pubs:
-        outbox_published_total.labels(pub.queue, source).inc()
+    for (_, queue), group in groups.items():
+        outbox_published_total.labels(queue, source).inc(len(group))
     return len(pubs)
 
 

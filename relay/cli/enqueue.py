@@ -2,7 +2,8 @@
 
 `order-event FILE|-`: one JSON event, or JSON Lines for many. The whole input is validated
 before anything is written (a bad line → exit 2 naming the line and field, nothing
-written); then events are recorded in batches with a progress bar on stderr.
+written); then events are recorded in batches with a progress bar on stderr, by one worker
+process per core for large inputs (`notifications/bulk.py`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import typer
@@ -21,9 +21,6 @@ from relay.errors import InvalidInput
 
 enqueue_app = typer.Typer(help="Hand work to relay from a shell.", no_args_is_help=True)
 app.add_typer(enqueue_app, name="enqueue")
-
-ORDER_EVENT_BATCH = 2000
-
 
 def _read(source: str) -> str:
     if source == "-":
@@ -61,6 +58,9 @@ def _documents(text: str) -> list[tuple[str | None, object]]:
 def order_event_cmd(
     source: str = typer.Argument(..., metavar="FILE|-", help="JSON or JSON Lines; - is stdin."),
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    jobs: int = typer.Option(None, "--jobs", "-j", min=1, max=64,
+                             help="Worker processes for large inputs (default: one per core "
+                                  "from 2,000 events, else 1)."),
 ) -> None:
     """Record order events (see contracts/relay.md: OrderEvent); repeated event_ids are
     skipped.
@@ -68,33 +68,38 @@ def order_event_cmd(
     Example: relay enqueue order-event events.jsonl --json | jq .new_events
     """
     settings()
+    from notifications.bulk import record_bulk
     from notifications.models import parse_event
-    from notifications.producer import record_order_events
+    from notifications.producer import existing, record_order_events
+    from relay.db import transaction
 
-    events = [parse_event(doc, where=where) for where, doc in _documents(_read(source))]
+    items = _documents(_read(source))
     started = time.perf_counter()
-    totals: Counter = Counter()
-    created = []
-    from rich.progress import Progress
+    if len(items) == 1:   # one event: show its notifications (the first ones if repeated)
+        event = parse_event(items[0][1], where=items[0][0])
+        intake = record_order_events([event])
+        notes = intake.notifications
+        if not intake.new_events:
+            with transaction() as tx:
+                notes = existing(tx, event.event_id)
+        doc = {"events": 1, "new_events": intake.new_events, "duplicates": intake.duplicates,
+               "notifications": len(intake.notifications), "by_state": intake.by_state(),
+               "suppressed": intake.suppressed_by_reason(), "jobs": 1,
+               "notification_list": [n.as_dict() for n in notes]}
+    else:
+        from rich.progress import Progress
 
-    with Progress(console=err_console, transient=True, disable=len(events) < 2) as progress:
-        bar = progress.add_task("recording events", total=len(events))
-        for start in range(0, len(events), ORDER_EVENT_BATCH):
-            intake = record_order_events(events[start:start + ORDER_EVENT_BATCH])
-            totals.update(new_events=intake.new_events, duplicates=intake.duplicates)
-            created.extend(intake.notifications)
-            progress.advance(bar, intake.events)
+        with Progress(console=err_console, transient=True) as progress:
+            bar = progress.add_task("recording events", total=len(items))
+            result = record_bulk(items, jobs=jobs,
+                                 on_batch=lambda n: progress.advance(bar, n))
+        doc = {"events": result.events, "new_events": result.new_events,
+               "duplicates": result.duplicates, "notifications": result.notifications,
+               "by_state": dict(result.by_state), "suppressed": dict(result.suppressed),
+               "jobs": result.jobs}
     elapsed = time.perf_counter() - started
-    doc = {
-        "events": len(events), "new_events": totals["new_events"],
-        "duplicates": totals["duplicates"], "notifications": len(created),
-        "by_state": dict(Counter(n.state for n in created)),
-        "suppressed": dict(Counter(n.reason for n in created if n.state == "suppressed")),
-        "seconds": round(elapsed, 3),
-        "events_per_s": round(len(events) / elapsed) if elapsed else None,
-    }
-    if len(events) == 1:
-        doc["notification_list"] = [n.as_dict() for n in created]
+    doc["seconds"] = round(elapsed, 3)
+    doc["events_per_s"] = round(doc["events"] / elapsed) if elapsed else None
     if as_json:
         emit_json(doc)
         return

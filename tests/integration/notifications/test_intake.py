@@ -138,3 +138,48 @@ def test_cli_records_json_lines_and_rejects_a_file_with_one_bad_line(relay_env, 
                      input=json.dumps(good[0], indent=2))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["duplicates"] == 1
+
+
+def test_concurrent_bulk_intakes_of_the_same_events_record_each_once(db, broker):
+    # given two producers sending overlapping batches at the same moment
+    import threading
+
+    shared = [event() for _ in range(50)]
+    batches = [shared + [event() for _ in range(10)], [event() for _ in range(10)] + shared]
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def produce(batch):
+        barrier.wait()
+        try:
+            results.append(record_order_events(batch))
+        except Exception as exc:  # pragma: no cover - the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=produce, args=(b,)) for b in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # then neither failed, each shared event was recorded once, and every event has rows
+    assert errors == []
+    assert sum(r.new_events for r in results) == 70
+    assert sum(r.duplicates for r in results) == 50
+    assert count("order_events") == 70 and count("outbox") == 70
+    assert count("notifications") == 140
+
+
+def test_a_batch_racing_another_intake_falls_back_and_skips_what_it_wrote(db, broker,
+                                                                         monkeypatch):
+    # given events another intake commits between this batch's lookup and its COPY
+    from notifications import producer
+
+    raced = [event() for _ in range(3)]
+    record_order_events(raced)
+    monkeypatch.setattr(producer, "_known_ids", lambda tx, ids: set())
+    # when the batch (those three plus two new ones) is recorded
+    intake = record_order_events([*raced, event(), event()])
+    # then the COPY's unique violation sends it the ON CONFLICT way: two new, three known
+    assert (intake.new_events, intake.duplicates) == (2, 3)
+    assert count("order_events") == 5 and count("notifications") == 10
+    assert count("outbox") == 5

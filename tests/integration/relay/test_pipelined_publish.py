@@ -23,6 +23,16 @@ def test_pipelined_envelope_matches_what_send_task_writes(broker, redis_client):
     assert ours["headers"]["task"] == "relay.canary.run"
     assert ours["properties"]["delivery_info"] == by_kombu["properties"]["delivery_info"]
     assert json.loads(base64.b64decode(ours["body"]))[0] == ["x"]
+    # each message has its own id (in all three places kombu puts it) and delivery tag
+    second = json.loads(brokerinfo.kombu_envelope(app, "relay.canary.run", ["y"],
+                                                  "maintenance"))
+    for message, arg in ((ours, "x"), (second, "y")):
+        task_id = message["headers"]["id"]
+        assert message["headers"]["root_id"] == message["properties"]["correlation_id"] \
+            == task_id
+        assert message["headers"]["argsrepr"] == repr([arg])
+    assert ours["headers"]["id"] != second["headers"]["id"]
+    assert ours["properties"]["delivery_tag"] != second["properties"]["delivery_tag"]
 
 
 def test_a_batch_goes_out_in_one_pipeline_and_a_dead_broker_unmarks_it(db, broker,
