@@ -117,7 +117,7 @@ def _create_notice(tx: Tx, breach: dict, channels: list[str], now: datetime,
     created = tx.execute(
         """INSERT INTO order_events (event_id, type, order_id, customer_id, brand, country,
                                      locale, occurred_at, deadline, payload)
-           VALUES (%s, 'delay_notice', %s, %s, %s, %s, %s, %s, %s, %s::jsonb)
+           VALUES (%s, 'delay_notice', %s, %s, %s, %s, %s, %s, %s, %s::json)
            ON CONFLICT (event_id) DO NOTHING RETURNING event_id""",
         (event_id, breach["order_id"], breach["customer_id"], breach["brand"],
          breach["country"], original["locale"], now, deadline, json.dumps(payload)),

@@ -68,8 +68,8 @@ def order_history(order_id: str) -> dict:
                       n.deadline, n.provider_message_id, n.last_error,
                       o.queue AS routed_queue
                FROM notifications n LEFT JOIN outbox o ON o.entity_id = n.id
-               WHERE n.order_id = %s ORDER BY n.occurred_at, n.event_id, n.rank""",
-            (order_id,)).fetchall()
+               WHERE n.event_id = ANY(%s) ORDER BY n.occurred_at, n.event_id, n.rank""",
+            ([e["event_id"] for e in events],)).fetchall()
         for note in notes:
             note["attempts_log"] = attempts.history(conn, note["id"])
         inbox = inbox_for_order(conn, order_id)

@@ -25,7 +25,7 @@ import psycopg
 from notifications import planning, policy
 from notifications.models import STAGES, OrderEvent, parse_event
 from relay import outbox
-from relay.db import Tx, transaction
+from relay.db import Tx, copy_rows, transaction
 from relay.logs import get_logger
 
 log = get_logger(__name__)
@@ -125,8 +125,14 @@ def record_order_events(events: Iterable[dict | OrderEvent]) -> Intake:
     return intake
 
 
-_EVENT_COLUMNS = ("event_id", "type", "order_id", "customer_id", "brand", "country",
-                  "locale", "occurred_at", "deadline", "expires", "payload")
+_EVENT_TYPES = (("event_id", "text"), ("type", "text"), ("order_id", "text"),
+                ("customer_id", "text"), ("brand", "text"), ("country", "text"),
+                ("locale", "text"), ("occurred_at", "timestamptz"),
+                ("deadline", "timestamptz"), ("expires", "timestamptz"),
+                # json's binary form is its text: the serialized document goes in as is
+                # (declared "json", psycopg would encode the string once more)
+                ("payload", "text"))
+_EVENT_COLUMNS = tuple(name for name, _ in _EVENT_TYPES)
 
 
 def _event_row(event: OrderEvent, sla: timedelta) -> tuple:
@@ -152,19 +158,14 @@ def _insert_events(tx: Tx, events: list[OrderEvent], sla: timedelta) -> set[str]
     known = _known_ids(tx, [e.event_id for e in events])
     new = [e for e in events if e.event_id not in known]
     try:
-        with tx.conn.transaction(), tx.conn.cursor() as cur:
-            with cur.copy(f"COPY order_events ({columns}) FROM STDIN") as copy:
-                for event in new:
-                    copy.write_row(_event_row(event, sla))
+        with tx.conn.transaction():
+            copy_rows(tx, "order_events", _EVENT_TYPES, (_event_row(e, sla) for e in new))
         return {e.event_id for e in new}
     except psycopg.errors.UniqueViolation:
         log.info("notifications.intake_race", events=len(new))
     tx.execute("""CREATE TEMP TABLE IF NOT EXISTS order_events_in
                   (LIKE order_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS""")
-    with tx.conn.cursor() as cur:
-        with cur.copy(f"COPY order_events_in ({columns}) FROM STDIN") as copy:
-            for event in new:
-                copy.write_row(_event_row(event, sla))
+    copy_rows(tx, "order_events_in", _EVENT_TYPES, (_event_row(e, sla) for e in new))
     rows = tx.execute(
         f"""INSERT INTO order_events ({columns}) SELECT {columns} FROM order_events_in
             ON CONFLICT (event_id) DO NOTHING RETURNING event_id""").fetchall()
@@ -191,25 +192,24 @@ def _order_history(tx: Tx, events: list[OrderEvent]) -> dict[str, list[tuple[str
     return history
 
 
-_NOTIFICATION_COLUMNS = ("id", "event_id", "channel", "rank", "event_type", "order_id",
-                         "customer_id", "brand", "country", "queue", "state", "reason",
-                         "occurred_at", "deadline", "activated_at")
+_NOTIFICATION_TYPES = (("id", "uuid"), ("event_id", "text"), ("channel", "text"),
+                       ("rank", "int2"), ("event_type", "text"), ("order_id", "text"),
+                       ("customer_id", "text"), ("brand", "text"), ("country", "text"),
+                       ("queue", "text"), ("state", "text"), ("reason", "text"),
+                       ("occurred_at", "timestamptz"), ("deadline", "timestamptz"),
+                       ("activated_at", "timestamptz"))
 
 
 def _copy_notifications(tx: Tx, rows: list, sla: timedelta) -> None:
     if not rows:
         return
-    columns = ", ".join(_NOTIFICATION_COLUMNS)
     now = datetime.now(UTC)
-    with tx.conn.cursor() as cur:
-        with cur.copy(f"COPY notifications ({columns}) FROM STDIN") as copy:
-            for event, planned, nid, queue in rows:
-                copy.write_row((
-                    nid, event.event_id, planned.channel, planned.rank, event.type.value,
-                    event.order_id, event.customer.customer_id, event.brand, event.country,
-                    queue, planned.state, planned.reason, event.occurred_at,
-                    event.occurred_at + sla,
-                    now if planned.state == planning.PENDING else None))
+    copy_rows(tx, "notifications", _NOTIFICATION_TYPES, (
+        (nid, event.event_id, planned.channel, planned.rank, event.type.value,
+         event.order_id, event.customer.customer_id, event.brand, event.country, queue,
+         planned.state, planned.reason, event.occurred_at, event.occurred_at + sla,
+         now if planned.state == planning.PENDING else None)
+        for event, planned, nid, queue in rows))
 
 
 def existing(tx: Tx, event_id: str) -> list[Notification]:

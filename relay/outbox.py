@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from relay import brokerinfo
-from relay.db import Tx, connection, transaction
+from relay.db import Tx, connection, copy_rows, transaction
 from relay.logs import get_logger
 from relay.metrics import outbox_published_total
 
@@ -70,12 +70,14 @@ def add_many(tx: Tx, kind: str, rows: Iterable[tuple[uuid.UUID, str, str]]) -> N
     if not pubs:
         return
     now = tx.execute("SELECT now() AS now").fetchone()["now"]
-    with tx.conn.cursor() as cur, cur.copy(
-        "COPY outbox (entity_id, kind, task, queue, published_at, publish_count) FROM STDIN"
-    ) as copy:
-        for p in pubs:
-            copy.write_row((p.entity_id, kind, p.task, p.queue, now, 1))
+    copy_rows(tx, "outbox", _ADD_MANY_COLUMNS,
+              ((p.entity_id, kind, p.task, p.queue, now, 1) for p in pubs))
     tx.after_commit(lambda: publish_now(pubs))
+
+
+_ADD_MANY_COLUMNS = (("entity_id", "uuid"), ("kind", "text"), ("task", "text"),
+                     ("queue", "text"), ("published_at", "timestamptz"),
+                     ("publish_count", "int4"))
 
 
 def publish_now(pubs: list[Publication], source: str = "producer") -> int:

@@ -31,7 +31,7 @@ SELECT 'b' || i, (ARRAY['order_confirmed','packed','shipped','out_for_delivery',
                         'delivered'])[1 + i %% 5],
        'SO-' || i, 'C-' || (i %% 200000), (ARRAY['acme','globex'])[1 + i %% 2],
        (ARRAY['ES','PT','FR','DE','IT'])[1 + (i / 7) %% 5], 'es-ES', ts,
-       ts + interval '2 hours', '{"order": {"number": "SO"}}'::jsonb
+       ts + interval '2 hours', '{"order": {"number": "SO"}}'::json
 FROM (SELECT i, CASE WHEN i <= %(sent)s
                      THEN %(start)s::timestamptz + (i * %(step)s) * interval '1 second'
                      WHEN i <= %(sent)s + 10

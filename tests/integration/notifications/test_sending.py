@@ -28,6 +28,20 @@ def test_an_order_email_carries_the_order_number_and_tracking_link(wired):
     assert (found["sms"]["state"], found["sms"]["reason"]) == ("skipped", "sent_via_email")
 
 
+def test_events_recorded_in_bulk_are_sent_with_their_content(wired):
+    # bulk intake writes events with binary COPY: what the send task reads back must be
+    # the same document
+    docs = [event("shipped"), event("packed", customer__email="bo@example.com")]
+    from notifications import record_order_events
+
+    assert record_order_events(docs).new_events == 2
+    assert drain() == ["sent", "sent"]
+    mails = {m.rcpt_tos[0]: m for m in wired["smtp"].messages()}
+    assert set(mails) == {"ana@example.com", "bo@example.com"}
+    assert docs[0]["order"]["tracking_url"] in mails["ana@example.com"].part("plain")
+    assert docs[1]["order_id"] in str(mails["bo@example.com"].message["Subject"])
+
+
 def test_sms_and_push_carry_the_order(wired):
     sms_doc = event("out_for_delivery", customer__channels=["sms"])
     push_doc = event("delivered", customer__channels=["push"])
