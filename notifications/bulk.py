@@ -55,8 +55,8 @@ class BulkResult:
     suppressed: Counter = field(default_factory=Counter)
     jobs: int = 1
 
-    def add(self, events: int, new: int, duplicates: int, notifications: int,
-            by_state: dict, suppressed: dict) -> None:
+    def add(self, new: int, duplicates: int, notifications: int, by_state: dict,
+            suppressed: dict) -> None:
         self.new_events += new
         self.duplicates += duplicates
         self.notifications += notifications
@@ -117,7 +117,7 @@ def _record_here(items: Sequence[Item], batch: int, on_batch) -> BulkResult:
     result = BulkResult(events=len(items))
 
     def report(n, *counts):
-        result.add(n, *counts)
+        result.add(*counts)
         if on_batch:
             on_batch(n)
 
@@ -216,8 +216,8 @@ def _collect(workers, events: int, jobs: int, on_batch) -> BulkResult:
     while open_conns:
         for conn in wait(list(open_conns)):
             message = _receive(conn)
-            if message[0] == "batch":
-                result.add(*message[1:])
+            if message[0] == "batch":   # ("batch", events, new, duplicates, ...)
+                result.add(*message[2:])
                 if on_batch:
                     on_batch(message[1])
                 continue

@@ -55,7 +55,12 @@ def _raw(name: str) -> str:
 
 
 def _number(name: str, cast=float):
-    raw = _raw(name)
+    return positive_number(name, _raw(name), cast)
+
+
+def positive_number(name: str, raw: str, cast=float):
+    """`raw` (the value of variable `name`) as a number > 0, or ConfigurationError naming
+    the variable. Shared by the notification and SLA tunables."""
     try:
         value = cast(raw)
     except ValueError:

@@ -49,9 +49,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from notifications import delay
+from notifications.policy import positive_number
 from relay import alerts, bootstrap, brokerinfo, metrics, outbox
 from relay.db import connection, transaction
-from relay.errors import ConfigurationError
 from relay.logs import get_logger
 from relay.status import register_section
 
@@ -84,16 +84,8 @@ class Config:
 
 
 def _env(name: str, cast=float):
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return cast(_DEFAULTS[name])
-    try:
-        value = cast(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} is invalid: not a number: {raw!r}") from None
-    if value <= 0:
-        raise ConfigurationError(f"{name} is invalid: must be > 0")
-    return value
+    raw = os.environ.get(name, "").strip() or str(_DEFAULTS[name])
+    return positive_number(name, raw, cast)
 
 
 def config() -> Config:

@@ -25,6 +25,7 @@ from relay.settings import Settings, require_secure_url
 from sync_worker.errors import (
     Classification,
     Outcome,
+    OutcomeFlags,
     classify_exception,
     classify_response,
     error_for,
@@ -42,7 +43,7 @@ DEFAULT_TIMEOUT = (3.05, 10.0)
 
 
 @dataclass(frozen=True)
-class SendResult:
+class SendResult(OutcomeFlags):
     """The result of one POST: the outcome plus what the service needs to act and measure."""
 
     change_id: UUID
@@ -53,18 +54,6 @@ class SendResult:
     retry_after: float | None = None
     customer_ref: str | None = None
     detail: str | None = None
-
-    @property
-    def synced(self) -> bool:
-        return self.outcome is Outcome.SYNCED
-
-    @property
-    def dead_letter(self) -> bool:
-        return self.outcome is Outcome.PERMANENT
-
-    @property
-    def opens_breaker(self) -> bool:
-        return self.outcome is Outcome.AUTH
 
 
 @dataclass(frozen=True)

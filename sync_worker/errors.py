@@ -41,8 +41,27 @@ class Outcome(StrEnum):
 AUTH_ERRORS = frozenset({"unauthorized", "bad_signature", "stale_timestamp"})
 
 
+class OutcomeFlags:
+    """Questions about an `outcome` attribute, shared by Classification and the client's
+    SendResult."""
+
+    outcome: Outcome
+
+    @property
+    def synced(self) -> bool:
+        return self.outcome is Outcome.SYNCED
+
+    @property
+    def dead_letter(self) -> bool:
+        return self.outcome is Outcome.PERMANENT
+
+    @property
+    def opens_breaker(self) -> bool:
+        return self.outcome is Outcome.AUTH
+
+
 @dataclass(frozen=True)
-class Classification:
+class Classification(OutcomeFlags):
     """What a response (or a failure to get one) means for the change.
 
     `reason` is a stable code for metrics and the dead-letter table; `detail` is Homeria's
@@ -56,20 +75,8 @@ class Classification:
     customer_ref: str | None = None
 
     @property
-    def synced(self) -> bool:
-        return self.outcome is Outcome.SYNCED
-
-    @property
-    def dead_letter(self) -> bool:
-        return self.outcome is Outcome.PERMANENT
-
-    @property
     def retryable(self) -> bool:
         return self.outcome in {Outcome.TRANSIENT, Outcome.RATE_LIMITED, Outcome.AUTH}
-
-    @property
-    def opens_breaker(self) -> bool:
-        return self.outcome is Outcome.AUTH
 
 
 def _error_code(body: Any) -> str | None:
