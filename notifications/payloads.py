@@ -31,7 +31,8 @@ class EmailMessage(_Payload):
     text: str
     html: str
     promotion: bool = False
-    unsubscribe_url: str | None = None
+    # Bounded so the List-Unsubscribe header stays one line under RFC 5322's 998 octets.
+    unsubscribe_url: str | None = Field(None, max_length=900)
 
     @field_validator("to")
     @classmethod

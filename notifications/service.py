@@ -1,13 +1,15 @@
 """Sending one notification: claim under a row lock, call the provider outside any
 transaction, record the outcome — so a redelivered or duplicated message never sends twice.
 
-    deliver(id):  tx1  lock the row; finished → "duplicate"; claimed by a live worker →
+    deliver(id):  tx1  a pending order update is claimed in one statement; otherwise,
+                       lock the row; finished → "duplicate"; claimed by a live worker →
                        "busy"; expired campaign → suppressed; promotion in quiet hours →
                        parked; else state pending→sending, claim_token, claimed_until,
                        attempts+1. COMMIT (no connection is held during the call).
                   call render + channel.send(message)          (sent_at = accepted time)
                   tx2  lock the row again; record the attempt; then
                        accepted  → sent (sent_at, provider id), standby fallbacks skipped
+                                   (one statement: notification_sent, migration 0302)
                        transient → pending + outbox.retry_in, unless the channel's budget
                                    is spent or the retry would reach the deadline
                        permanent / budget spent → failed, and the next standby channel of
@@ -40,7 +42,7 @@ from notifications.payloads import EmailMessage, PushMessage, SmsMessage
 from notifications.producer import KIND, TASKS, TRANSACTIONAL_QUEUE
 from notifications.rendering import RenderError, render
 from relay import alerts, attempts, deadletters, metrics, outbox
-from relay.db import Tx, transaction
+from relay.db import Tx, run_one, transaction
 from relay.logs import get_logger
 
 log = get_logger(__name__)
@@ -164,7 +166,35 @@ _LOCK_SQL = """SELECT n.*, e.payload FROM notifications n JOIN order_events e US
                WHERE n.id = %s FOR UPDATE OF n"""
 
 
+# The common case in one autocommit statement: a pending order update with nothing to
+# decide first (promotions wait for quiet hours, an event with `expires` may be stale).
+# Two workers racing for the row: the second's UPDATE waits for the first's row lock,
+# re-reads the row, finds it 'sending' and matches nothing, so it takes the slow path
+# below, which answers "busy".
+_FAST_CLAIM = """
+    UPDATE notifications n SET state = 'sending', claim_token = %(token)s,
+           claimed_until = now() + make_interval(secs => %(lease)s),
+           attempts = n.attempts + 1, activated_at = coalesce(n.activated_at, now()),
+           updated_at = now()
+    FROM order_events e
+    WHERE n.id = %(id)s AND n.state = 'pending' AND n.event_type <> 'promotion'
+      AND e.event_id = n.event_id AND e.payload->>'expires' IS NULL
+    RETURNING n.channel, e.payload"""
+
+
 def _claim(notification_id: uuid.UUID) -> Claim | str:
+    token = uuid.uuid4()
+    row = run_one(_FAST_CLAIM, {"id": notification_id, "token": token,
+                                "lease": policy.claim_seconds()})
+    if row is not None:
+        return Claim(notification_id, token, row["channel"],
+                     OrderEvent.model_validate(row["payload"]))
+    return _claim_deciding(notification_id)
+
+
+def _claim_deciding(notification_id: uuid.UUID) -> Claim | str:
+    """Every other case, under the row lock: finished, standby, busy, a lapsed claim,
+    an expired event, a promotion in quiet hours, or a claim."""
     now = datetime.now(UTC)
     with transaction() as tx:
         row = tx.execute(_LOCK_SQL, (notification_id,)).fetchone()
@@ -223,24 +253,18 @@ def _elapsed_ms(clock: float) -> float:
 
 
 def _sent(claim: Claim, accepted, started: datetime, sent_at: datetime, clock: float) -> str:
-    with transaction() as tx:
-        row = _relock(tx, claim)
-        attempts.record(tx.conn, kind=KIND, entity_id=claim.id, started_at=started,
-                        outcome="sent", latency_ms=_elapsed_ms(clock), status_code=accepted.status,
-                        detail=f"{claim.channel} accepted {accepted.provider_message_id}")
-        if row["state"] == "sent":  # a lapsed claim was re-taken and both sends succeeded
-            log.warning("notification.sent_twice", notification_id=str(claim.id))
-            outbox.complete(tx, claim.id)
-            return "duplicate_send"
-        tx.execute(
-            """UPDATE notifications SET state = 'sent', sent_at = %s, provider_message_id = %s,
-                      claim_token = NULL, claimed_until = NULL, updated_at = now()
-               WHERE id = %s""", (sent_at, accepted.provider_message_id, claim.id))
-        tx.execute(
-            """UPDATE notifications SET state = 'skipped', reason = %s, updated_at = now()
-               WHERE event_id = %s AND state = 'standby'""",
-            (f"sent_via_{claim.channel}", row["event_id"]))
-        outbox.complete(tx, claim.id)
+    row = run_one(
+        "SELECT * FROM notification_sent(%s, %s, %s, %s, %s, %s, %s, %s)",
+        (claim.id, sent_at, accepted.provider_message_id, started, _elapsed_ms(clock),
+         accepted.status, attempts.clean_detail(f"{claim.channel} accepted "
+                                          f"{accepted.provider_message_id}"),
+         attempts.worker_name()))
+    if row["outcome"] == "unknown":
+        log.warning("notification.unknown", notification_id=str(claim.id))
+        return "unknown"
+    if row["outcome"] == "duplicate_send":
+        log.warning("notification.sent_twice", notification_id=str(claim.id))
+        return "duplicate_send"
     log.info("notification.sent", notification_id=str(claim.id), channel=claim.channel,
              event_type=row["event_type"], late=sent_at > row["deadline"])
     metrics.provider_requests_total.labels(claim.channel, "accepted").inc()

@@ -22,6 +22,11 @@ def worker_name() -> str:
     return _worker[1]
 
 
+def clean_detail(text: str | None) -> str | None:
+    """What an attempt's detail column may hold: PII scrubbed, at most 500 characters."""
+    return scrub(text)[:500] if text else None
+
+
 def record(conn, *, kind: str, entity_id: uuid.UUID, started_at: datetime, outcome: str,
            latency_ms: float | None = None, status_code: int | None = None,
            detail: str | None = None) -> None:
@@ -30,7 +35,7 @@ def record(conn, *, kind: str, entity_id: uuid.UUID, started_at: datetime, outco
                                  outcome, detail, worker)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
         (kind, entity_id, started_at, latency_ms, status_code, outcome,
-         scrub(detail)[:500] if detail else None, worker_name()),
+         clean_detail(detail), worker_name()),
     )
 
 

@@ -11,19 +11,30 @@ failure sends the same Message-ID and receiving systems can de-duplicate. The pr
 message id is the queue id from the final 250 reply when the server gives one
 ("250 2.0.0 Ok: queued as 4BqX1"), else the Message-ID. `classify_smtp_reply` maps
 replies: 4xx transient, 5xx permanent, auth and TLS failures → config errors.
+
+Why `email.mime` with the compat32 policy and not `email.message.EmailMessage`: the modern
+API parses every header it is given through the header registry and folds each again on
+output; building and flattening one order email that way cost ~3 ms of CPU, more than the
+rest of a send together. Here headers are plain strings (a non-ASCII Subject becomes RFC
+2047 encoded words through `email.header.Header`, a display name through `formataddr`) and
+the bodies are quoted-printable encoded by `binascii.b2a_qp` (C) instead of the pure-Python
+encoder: the same message in ~0.9 ms.
 """
 
 from __future__ import annotations
 
+import binascii
 import os
 import re
 import smtplib
 import ssl
 import threading
 import uuid
-from email import policy
-from email.message import EmailMessage as MimeMessage
-from email.utils import formatdate, parseaddr
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.policy import Compat32
+from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
 
 from notifications.channels.base import (
@@ -44,6 +55,23 @@ QUEUE_ID_RE = re.compile(r"queued as\s+<?([A-Za-z0-9._@-]+)>?", re.IGNORECASE)
 AUTH_CODES = {530, 534, 535, 538}  # auth required / too weak / credentials invalid
 
 
+class _WirePolicy(Compat32):
+    """compat32 (fast) with CRLF line ends, folding at 78 columns like any mail client —
+    except a value with nowhere to fold (a long List-Unsubscribe URL): compat32 would move
+    it whole onto a continuation line after an empty first line, which a parser reads back
+    with a leading space. Such a value stays on its line; RFC 5322 allows up to 998."""
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        line = f"{name}: {value}"
+        if (isinstance(value, str) and value.isascii() and len(line) <= 998
+                and not any(c in value for c in " \t\r\n")):
+            return (line + self.linesep).encode("ascii")
+        return super().fold_binary(name, value)
+
+
+WIRE_POLICY = _WirePolicy(linesep="\r\n")
+
+
 def message_id_for(notification_id: str, domain: str) -> str:
     """Stable across retries: the same notification always gets the same Message-ID."""
     return f"<{uuid.uuid5(MESSAGE_ID_NAMESPACE, notification_id)}@{domain}>"
@@ -59,6 +87,20 @@ def classify_smtp_reply(code: int, text: str = "") -> ChannelError:
     if 500 <= code < 600:
         return PermanentChannelError(CHANNEL, reason, text[:200], status=code)
     return TransientChannelError(CHANNEL, "smtp_unexpected_reply", text[:200], status=code)
+
+
+def _subject(subject: str) -> str | Header:
+    """Plain ASCII as it is; anything else as RFC 2047 encoded words (the generator folds
+    both at 78 columns, each encoded word at most 75 characters as the RFC requires)."""
+    return subject if subject.isascii() else Header(subject, "utf-8", header_name="Subject")
+
+
+def _text_part(text: str, subtype: str) -> MIMENonMultipart:
+    """A UTF-8 text part, quoted-printable (readable, 7-bit safe, lines under 76)."""
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    part.set_payload(binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii"))
+    return part
 
 
 def _reply_text(raw: bytes | str) -> str:
@@ -95,14 +137,16 @@ class SmtpChannel:
         return cls(target.host, target.port, **kwargs)
 
     # -- building ---------------------------------------------------------------------
-    def build(self, message: EmailMessage) -> MimeMessage:
+    def build(self, message: EmailMessage) -> MIMEMultipart:
         """multipart/alternative (plain first, HTML last: clients show the last they can)."""
         sender = self.promo_email_from if message.promotion else self.email_from
-        domain = parseaddr(sender)[1].rpartition("@")[2] or "relay.invalid"
-        mime = MimeMessage(policy=policy.SMTP)
-        mime["From"] = sender
+        name, address = parseaddr(sender)
+        domain = address.rpartition("@")[2] or "relay.invalid"
+        mime = MIMEMultipart("alternative", _subparts=[_text_part(message.text, "plain"),
+                                                       _text_part(message.html, "html")])
+        mime["From"] = formataddr((name, address), charset="utf-8")
         mime["To"] = message.to
-        mime["Subject"] = message.subject
+        mime["Subject"] = _subject(message.subject)
         mime["Date"] = formatdate(localtime=False, usegmt=True)
         mime["Message-ID"] = message_id_for(message.notification_id, domain)
         mime["X-Relay-Notification-Id"] = message.notification_id
@@ -111,9 +155,6 @@ class SmtpChannel:
             mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         else:
             mime["Auto-Submitted"] = "auto-generated"
-        mime.set_content(message.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-        mime.add_alternative(message.html, subtype="html", charset="utf-8",
-                             cte="quoted-printable")
         return mime
 
     # -- sending ----------------------------------------------------------------------
@@ -121,7 +162,8 @@ class SmtpChannel:
         mime = self.build(message)
         envelope_from = parseaddr(str(mime["From"]))[1]
         try:
-            code, reply = self._transaction(envelope_from, message.to, mime.as_bytes())
+            code, reply = self._transaction(envelope_from, message.to,
+                                            mime.as_bytes(policy=WIRE_POLICY))
         except ChannelError as error:
             log.warning("email.failed", notification_id=message.notification_id,
                         to=mask_email(message.to), reason=error.reason, status=error.status,

@@ -61,6 +61,43 @@ def test_promotion_uses_promo_sender_and_one_click_unsubscribe(sink, email_chann
     assert received.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
+def test_headers_and_bodies_arrive_intact_in_wire_form(sink):
+    # headers are folded when built and bodies quoted-printable encoded by hand, so what
+    # the receiver parses back must be exactly what was sent
+    subject = "Tu pedido SO-5531 está en camino — llega el jueves, " * 3
+    text = "Línea con = y espacios al final   \n.una línea que empieza con punto\n" + "x" * 200
+    channel = SmtpChannel("127.0.0.1", sink.port, email_from="Tienda Ñandú <orders@shop.example>",
+                          promo_email_from=PROMO_FROM, timeout=1.0)
+    try:
+        channel.send(EmailMessage(notification_id="n-wire", to="ana@example.com",
+                                  subject=subject.strip(), text=text,
+                                  html="<p>¡Hola! <b>está</b></p>"))
+    finally:
+        channel.close()
+
+    [received] = sink.messages()
+    message = received.message
+    assert message["Subject"] == subject.strip()
+    [sender] = message["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("Tienda Ñandú", "orders@shop.example")
+    assert received.part("plain").replace("\r\n", "\n").rstrip("\n") == text
+    assert received.part("html").strip() == "<p>¡Hola! <b>está</b></p>"
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert all(p["Content-Transfer-Encoding"] == "quoted-printable"
+               for p in message.iter_parts())
+    lines = received.data.split(b"\r\n")
+    assert max(len(line) for line in lines) <= 78
+    assert all(line.isascii() for line in lines)
+
+
+def test_a_long_unsubscribe_link_stays_on_one_header_line(sink, email_channel):
+    url = "https://shop.example/unsubscribe?b=acme&u=C-1001&c=bf&t=" + "0123456789abcdef" * 6
+    email_channel.send(promo_mail().model_copy(update={"unsubscribe_url": url}))
+
+    [received] = sink.messages()
+    assert received.message["List-Unsubscribe"] == f"<{url}>"
+
+
 def test_message_id_is_derived_from_the_notification_id(sink, email_channel):
     first = email_channel.send(order_mail("n-42"))
     retry = email_channel.send(order_mail("n-42"))

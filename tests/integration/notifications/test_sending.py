@@ -135,6 +135,43 @@ def test_a_worker_that_died_mid_send_leaves_a_claim_that_expires(wired, monkeypa
     assert outcomes == ["claim_expired", "sent"]
 
 
+def test_a_send_that_outlived_its_claim_and_was_also_resent_is_recorded_once(wired, monkeypatch):
+    # worker A claims and stalls past its lease, worker B re-claims and sends; then A's
+    # provider call is accepted as well: the row stays B's send, A's attempt is recorded
+    monkeypatch.setenv("NOTIFY_CLAIM_SECONDS", "0.2")
+    doc = event("shipped")
+    (first, _) = record_order_event(doc)
+    stalled = service._claim(first.id)
+    assert not isinstance(stalled, str)
+    threading.Event().wait(0.3)
+    assert service.deliver(first.id) == "sent"
+    sent_by_b = rows(doc["event_id"])["email"]
+    accepted = service.channels()["email"].send(
+        service.compose("email", str(first.id), stalled.event))
+    now = datetime.now(UTC)
+    assert service._sent(stalled, accepted, now, now, 0.0) == "duplicate_send"
+    after = rows(doc["event_id"])["email"]
+    assert (after["state"], after["sent_at"]) == ("sent", sent_by_b["sent_at"])
+    assert after["provider_message_id"] == sent_by_b["provider_message_id"]
+    with connection() as conn:
+        outcomes = [r["outcome"] for r in conn.execute(
+            "SELECT outcome FROM attempts WHERE entity_id = %s ORDER BY id", (first.id,))]
+        conn.commit()
+    assert outcomes == ["claim_expired", "sent", "sent"]
+
+
+def test_an_order_update_past_its_expiry_is_suppressed_not_sent(wired):
+    # order updates are claimed in one statement only when nothing needs deciding; an
+    # event carrying `expires` goes through the row-lock path, which checks it
+    past = (datetime.now(UTC) + timedelta(seconds=0.3)).isoformat()
+    doc = event("shipped", expires=past)
+    record_order_event(doc)
+    threading.Event().wait(0.4)
+    assert drain() == ["expired"]
+    assert rows(doc["event_id"])["email"]["reason"] == "expired"
+    assert wired["smtp"].messages() == []
+
+
 def test_promotion_email_has_one_click_unsubscribe_and_the_promo_sender(wired, monkeypatch):
     monkeypatch.setenv("PROMO_QUIET_HOURS", "off")
     doc = event("promotion")

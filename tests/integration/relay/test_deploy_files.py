@@ -60,6 +60,18 @@ def test_every_declared_queue_has_a_consumer_in_compose(compose_config):
 def test_every_declared_queue_has_a_consumer_in_scripts_run():
     script = (ROOT / "scripts" / "run").read_text()
     consumed = set()
-    for match in re.finditer(r"^worker \S+ (\S+) \S+ \d+$", script, re.MULTILINE):
+    for match in re.finditer(r"^worker \S+ (\S+) \S+ \d+(?: \d+)?$", script, re.MULTILINE):
         consumed.update(match.group(1).split(","))
     assert declared_queues() <= consumed, declared_queues() - consumed
+
+
+def test_promotions_run_at_a_lower_cpu_priority_than_order_updates(compose_config):
+    # a promotion burst must not take the CPU order updates need on a shared host
+    script = (ROOT / "scripts" / "run").read_text()
+    niceness = {m.group(1): int(m.group(2) or 0) for m in re.finditer(
+        r"^worker \S+ (\S+) \S+ \d+(?: (\d+))?$", script, re.MULTILINE)}
+    assert niceness["notify.promotions"] > niceness["notify.expedite,notify.transactional"] == 0
+    services = re.split(r"\n  (?=[\w-]+:\n)", compose_config)
+    shares = {s.split(":", 1)[0]: re.search(r"cpu_shares: (\d+)", s) for s in services}
+    assert shares["worker-transactional"] is None  # the default weight, 1024
+    assert int(shares["worker-promotions"].group(1)) < 1024
