@@ -129,7 +129,7 @@ class Bench:
         logs.mkdir(exist_ok=True)
         # niceness as scripts/run starts them: promotions yield the CPU to order updates
         for name, queues, nice in (("tx", "notify.transactional,notify.expedite", "0"),
-                                   ("promo", "notify.promotions", "10")):
+                                   ("promo", "notify.promotions", str(self.args.promo_nice))):
             log = open(logs / f"bench-worker-{name}.log", "wb")
             self.workers.append(subprocess.Popen(
                 ["nice", "-n", nice, sys.executable, "-m", "celery", "-A", "relay", "worker",
@@ -298,7 +298,8 @@ class Bench:
         from rich.table import Table
 
         table = Table(title=f"notifications benchmark (stand-ins at {self.args.latency_ms} ms,"
-                            f" workers -P threads -c {self.args.concurrency})")
+                            f" workers -P threads -c {self.args.concurrency},"
+                            f" promotions at nice {self.args.promo_nice})")
         table.add_column("measure")
         table.add_column("result", justify="right")
         for name, value in self.rows:
@@ -321,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="order events/s sent while the promotions drain")
     parser.add_argument("--latency-ms", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--promo-nice", type=int, default=10, choices=range(0, 20),
+                        metavar="0-19", help="niceness of the promotions worker (scripts/run: 10)")
     parser.add_argument("--drain-timeout", type=float, default=1800)
     parser.add_argument("--skip", default="", help="comma list of phases: intake,steady,burst")
     args = parser.parse_args(argv)
