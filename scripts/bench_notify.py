@@ -4,7 +4,7 @@
                          [--promotions 100000] [--orders 10000] [--order-rate 100]
 
 Needs DATABASE_URL / REDIS_URL (scripts/bench provides private ones). Creates a throwaway
-database on that server, starts the SMTP/SMS/push stand-ins in-process with 20 ms latency
+database on that server, starts the SMTP/SMS/push stand-ins (one process each) with 20 ms latency
 and two real workers (transactional: notify.transactional + notify.expedite; promotions),
 then measures:
 
@@ -85,6 +85,7 @@ class Bench:
         self.run = uuid.uuid4().hex[:6]
         self.rows: list[tuple[str, str]] = []
         self.workers: list[subprocess.Popen] = []
+        self.standins: list[subprocess.Popen] = []
 
     # -- set-up ------------------------------------------------------------------------
     def setup(self) -> None:
@@ -106,15 +107,27 @@ class Bench:
         reset_settings_cache()
         migrate(os.environ["DATABASE_URL"])
         self._flush_queues()
-        from relay.standins import push, sms, smtp
-
-        self.sink = smtp.serve()
-        self.sms, self.push = sms.serve(), push.serve()
-        for faults in (self.sink.faults, self.sms.faults, self.push.faults):
-            faults.update(latency_ms=self.args.latency_ms)
-        os.environ.update({"SMTP_URL": f"smtp://127.0.0.1:{self.sink.port}",
-                           "SMS_API_URL": self.sms.url, "PUSH_API_URL": self.push.url})
+        smtp, sms, push = (self._standin(name) for name in ("smtp", "sms", "push"))
+        os.environ.update({"SMTP_URL": f"smtp://{smtp['smtp']}", "SMS_API_URL": sms["url"],
+                           "PUSH_API_URL": push["url"]})
         reset_settings_cache()
+
+    def _standin(self, name: str) -> dict:
+        """A stand-in in its own process, as scripts/run starts it: in this process its
+        work would share one interpreter lock with the producer's threads, and the time an
+        SMTP reply spent waiting for that lock would count against relay's latency."""
+        import json
+
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "relay.standins", name, "--port", "0",
+             "--latency-ms", str(self.args.latency_ms)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            start_new_session=True)
+        self.standins.append(proc)
+        line = proc.stdout.readline() if proc.stdout else ""
+        if not line:
+            sys.exit(f"bench_notify: the {name} stand-in did not start")
+        return json.loads(line)
 
     def _flush_queues(self) -> None:
         import redis
@@ -128,12 +141,15 @@ class Bench:
         logs = ROOT / ".relay"
         logs.mkdir(exist_ok=True)
         # niceness as scripts/run starts them: promotions yield the CPU to order updates
-        for name, queues, nice in (("tx", "notify.transactional,notify.expedite", "0"),
-                                   ("promo", "notify.promotions", str(self.args.promo_nice))):
+        tx = [(f"tx{i + 1}", "notify.transactional,notify.expedite", self.args.concurrency, 0)
+              for i in range(self.args.processes)]
+        for name, queues, threads, nice in (*tx, ("promo", "notify.promotions",
+                                                  self.args.promo_concurrency,
+                                                  self.args.promo_nice)):
             log = open(logs / f"bench-worker-{name}.log", "wb")
             self.workers.append(subprocess.Popen(
-                ["nice", "-n", nice, sys.executable, "-m", "celery", "-A", "relay", "worker",
-                 "-Q", queues, "-P", "threads", "-c", str(self.args.concurrency), "-n",
+                ["nice", "-n", str(nice), sys.executable, "-m", "celery", "-A", "relay", "worker",
+                 "-Q", queues, "-P", "threads", "-c", str(threads), "-n",
                  f"bench-{name}-{self.run}@bench", "--without-mingle", "--without-gossip",
                  "-l", "WARNING"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True))
@@ -152,10 +168,13 @@ class Bench:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-        for standin in (getattr(self, "sink", None), getattr(self, "sms", None),
-                        getattr(self, "push", None)):
-            if standin is not None:
-                standin.stop()
+        for proc in self.standins:
+            proc.terminate()
+        for proc in self.standins:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         from relay.db import close_pool
 
         close_pool()
@@ -234,6 +253,28 @@ class Bench:
             conn.commit()
         return [float(r["s"]) for r in rows]
 
+    def _split(self, event_type_sql: str, run_tag: str) -> str:
+        """Where a sent notification's time went, p50 / p99 in seconds: waiting (event
+        received → the worker started the attempt that sent it: commit, publish, broker,
+        a free worker thread) and the provider call itself."""
+        from relay.db import connection
+
+        with connection() as conn:
+            row = conn.execute(
+                f"""SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (
+                              ORDER BY extract(epoch FROM a.started_at - e.received_at)) AS wait,
+                           percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (
+                              ORDER BY a.latency_ms / 1000.0) AS call
+                    FROM notifications n JOIN order_events e USING (event_id)
+                    JOIN attempts a ON a.entity_id = n.id AND a.outcome = 'sent'
+                    WHERE n.state = 'sent' AND {event_type_sql} AND e.event_id LIKE %s""",
+                (f"bench-{run_tag}-%",)).fetchone()
+            conn.commit()
+        if not row["wait"]:
+            return "-"
+        (w50, w99), (c50, c99) = row["wait"], row["call"]
+        return f"{w50:.3f} / {w99:.3f}  |  {c50:.3f} / {c99:.3f}"
+
     def _open(self, run_tag: str) -> int:
         from relay.db import connection
 
@@ -264,6 +305,7 @@ class Bench:
             ("steady: event→sent p50 / p99 / max (s)",
              f"{_pct(lat, 50):.3f} / {_pct(lat, 99):.3f} / {max(lat, default=float('nan')):.3f}"),
             ("steady: sent / drain after last event", f"{len(lat):,} / {left:.1f} s"),
+            ("steady: waiting | provider call p50 / p99 (s)", self._split("true", tag)),
         ]
 
     def burst(self) -> None:
@@ -287,6 +329,8 @@ class Bench:
             ("burst: order events during the drain", f"{orders:,} at {order_rate:,.0f}/s"),
             ("burst: transactional p50 / p99 / max (s)",
              f"{_pct(lat, 50):.3f} / {_pct(lat, 99):.3f} / {max(lat, default=float('nan')):.3f}"),
+            ("burst: transactional waiting | provider call p50 / p99 (s)",
+             self._split("e.type <> 'promotion'", tag)),
             ("burst: promotions sent, p50 event→sent (s)",
              f"{len(promo_lat):,}, {_pct(promo_lat, 50):.1f}"),
             ("burst: total drain time (s)", f"{drain:.1f}"
@@ -298,8 +342,10 @@ class Bench:
         from rich.table import Table
 
         table = Table(title=f"notifications benchmark (stand-ins at {self.args.latency_ms} ms,"
-                            f" workers -P threads -c {self.args.concurrency},"
-                            f" promotions at nice {self.args.promo_nice})")
+                            f" workers -P threads: transactional {self.args.processes}"
+                            f" x -c {self.args.concurrency},"
+                            f" promotions -c {self.args.promo_concurrency}"
+                            f" at nice {self.args.promo_nice})")
         table.add_column("measure")
         table.add_column("result", justify="right")
         for name, value in self.rows:
@@ -321,7 +367,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--order-rate", type=float, default=100,
                         help="order events/s sent while the promotions drain")
     parser.add_argument("--latency-ms", type=float, default=20)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--processes", type=int, default=2,
+                        help="transactional worker processes (scripts/run: 2)")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="threads per transactional worker (scripts/run: 16)")
+    parser.add_argument("--promo-concurrency", type=int, default=8,
+                        help="promotions worker threads (scripts/run: 8)")
     parser.add_argument("--promo-nice", type=int, default=10, choices=range(0, 20),
                         metavar="0-19", help="niceness of the promotions worker (scripts/run: 10)")
     parser.add_argument("--drain-timeout", type=float, default=1800)

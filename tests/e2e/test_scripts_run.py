@@ -60,11 +60,11 @@ def test_scripts_run_brings_everything_up_and_stops_cleanly(relay_env, tmp_path)
         assert requests.get(f"{base}/workers", timeout=5).status_code == 401
         ok = requests.get(f"{base}/workers", auth=("oncall", "s3cret"), timeout=5)
         assert ok.status_code == 200
-        # ... and lists the live workers, both sync processes included
+        # ... and lists the live workers, both sync and both transactional processes included
         workers = requests.get(f"{base}/api/workers", params={"refresh": "1"},
                                auth=("oncall", "s3cret"), timeout=15).json()
         names = {name.split("@")[0] for name in workers}
-        assert {"sync-1", "sync-2", "transactional", "promotions",
+        assert {"sync-1", "sync-2", "transactional-1", "transactional-2", "promotions",
                 "maintenance"} <= names, names
         assert f"http://127.0.0.1:{flower_port}" in output
         # the demo producer's email changes reached Homeria and its order events were sent
