@@ -151,8 +151,8 @@ class Bench:
                 ["nice", "-n", str(nice), sys.executable, "-m", "celery", "-A", "relay", "worker",
                  "-Q", queues, "-P", "threads", "-c", str(threads), "-n",
                  f"bench-{name}-{self.run}@bench", "--without-mingle", "--without-gossip",
-                 "-l", "WARNING"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True))
+                 "-l", "WARNING"], cwd=ROOT, env=dict(env, DB_POOL_MAX=str(threads)),
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         time.sleep(4)  # let both workers connect before timing anything
 
     def teardown(self) -> None:
