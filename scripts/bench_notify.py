@@ -4,9 +4,10 @@
                          [--promotions 100000] [--orders 10000] [--order-rate 100]
 
 Needs DATABASE_URL / REDIS_URL (scripts/bench provides private ones). Creates a throwaway
-database on that server, starts the SMTP/SMS/push stand-ins (one process each) with 20 ms latency
-and two real workers (transactional: notify.transactional + notify.expedite; promotions),
-then measures:
+database on that server, starts the SMTP/SMS/push stand-ins (one process each) with 20 ms
+latency and real workers laid out as scripts/run starts them (--processes transactional
+workers on notify.transactional + notify.expedite; one promotions worker, niced), then
+measures:
 
 1. bulk intake: `record_order_events` in batches in one process (validate, COPY,
    outbox.add_many, one batched publish), with the time split; then the same through
@@ -118,15 +119,17 @@ class Bench:
         SMTP reply spent waiting for that lock would count against relay's latency."""
         import json
 
+        log = ROOT / ".relay" / f"bench-standin-{name}.log"
+        log.parent.mkdir(exist_ok=True)
         proc = subprocess.Popen(
             [sys.executable, "-m", "relay.standins", name, "--port", "0",
              "--latency-ms", str(self.args.latency_ms)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=open(log, "wb"), text=True,
             start_new_session=True)
         self.standins.append(proc)
         line = proc.stdout.readline() if proc.stdout else ""
         if not line:
-            sys.exit(f"bench_notify: the {name} stand-in did not start")
+            sys.exit(f"bench_notify: the {name} stand-in did not start (see {log})")
         return json.loads(line)
 
     def _flush_queues(self) -> None:
@@ -143,38 +146,50 @@ class Bench:
         # niceness as scripts/run starts them: promotions yield the CPU to order updates
         tx = [(f"tx{i + 1}", "notify.transactional,notify.expedite", self.args.concurrency, 0)
               for i in range(self.args.processes)]
+        nodes = []
         for name, queues, threads, nice in (*tx, ("promo", "notify.promotions",
                                                   self.args.promo_concurrency,
                                                   self.args.promo_nice)):
             log = open(logs / f"bench-worker-{name}.log", "wb")
+            nodes.append(f"bench-{name}-{self.run}@bench")
             self.workers.append(subprocess.Popen(
                 ["nice", "-n", str(nice), sys.executable, "-m", "celery", "-A", "relay", "worker",
-                 "-Q", queues, "-P", "threads", "-c", str(threads), "-n",
-                 f"bench-{name}-{self.run}@bench", "--without-mingle", "--without-gossip",
+                 "-Q", queues, "-P", "threads", "-c", str(threads), "-n", nodes[-1],
+                 "--without-mingle", "--without-gossip",
                  "-l", "WARNING"], cwd=ROOT, env=dict(env, DB_POOL_MAX=str(threads)),
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-        time.sleep(4)  # let both workers connect before timing anything
+        self._wait_for_workers(nodes)
+
+    def _wait_for_workers(self, nodes: list[str], timeout: float = 60) -> None:
+        """Every worker answers a ping, i.e. consumes its queues, before anything is timed."""
+        from relay import app
+
+        deadline = time.monotonic() + timeout
+        while True:
+            answered = {node for reply in app.control.ping(destination=nodes, timeout=1.0)
+                        for node in reply}
+            if answered >= set(nodes):
+                return
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.workers):
+                sys.exit(f"bench_notify: workers did not start: {sorted(set(nodes) - answered)}"
+                         f" (logs in {ROOT / '.relay'})")
 
     def teardown(self) -> None:
         import signal
 
         import psycopg
 
-        for proc in self.workers:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.workers:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        for proc in self.standins:
-            proc.terminate()
-        for proc in self.standins:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        # workers first (a warm shutdown may still call a stand-in), then the stand-ins;
+        # each runs in its own session, so its whole process group goes
+        for procs in (self.workers, self.standins):
+            for proc in procs:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
         from relay.db import close_pool
 
         close_pool()
