@@ -6,6 +6,8 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from relay import deadletters
 from relay.db import connection
 from sync_worker import enqueue_email_change, service
@@ -123,6 +125,7 @@ def test_not_found_is_dead_lettered_and_the_next_change_goes_on(sync_rt, homeria
     _deliver_until(b, "synced")
 
 
+@pytest.mark.xfail(strict=True, reason="issue 13: replay reuses the key of a kept 404")
 def test_replayed_dead_letter_goes_back_through_the_queue_and_syncs(sync_rt, homeria):
     # given a change dead-lettered because Homeria did not know the customer yet
     a = _enqueue("late@example.com", "late.new@example.com", n=6)
@@ -133,10 +136,12 @@ def test_replayed_dead_letter_goes_back_through_the_queue_and_syncs(sync_rt, hom
     (result,) = deadletters.replay([letter["id"]], by="test")
     assert result.outcome == "replayed", result.message
     assert change(a)["state"] == "pending"
-    # then it syncs with the same body under the same key
+    # then it syncs with the same body under a fresh key (the first one keeps its 404)
     _deliver_until(a, "synced")
     first, second = _bodies(homeria)
     assert first == second
+    keys = [r.headers["Idempotency-Key"] for r in posts(homeria)]
+    assert keys[0] == str(a) and keys[1] != keys[0]
     assert homeria.state.lookup("acme", "ES", "late.new@example.com").customer_ref == "HC-LATE"
 
 
