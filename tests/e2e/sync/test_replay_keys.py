@@ -24,7 +24,6 @@ def _states(ids) -> set[str]:
     return {r["state"] for r in changes(ids)}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: replay reuses the key of a kept 404")
 def test_dlq_replay_all_applies_changes_whose_customers_were_created_since(
         homeria, sync_worker, relay_env):
     # given ten changes dead-lettered customer_not_found (Homeria keeps each 404 per key)

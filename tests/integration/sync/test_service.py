@@ -6,8 +6,6 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from relay import deadletters
 from relay.db import connection
 from sync_worker import enqueue_email_change, service
@@ -125,7 +123,6 @@ def test_not_found_is_dead_lettered_and_the_next_change_goes_on(sync_rt, homeria
     _deliver_until(b, "synced")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: replay reuses the key of a kept 404")
 def test_replayed_dead_letter_goes_back_through_the_queue_and_syncs(sync_rt, homeria):
     # given a change dead-lettered because Homeria did not know the customer yet
     a = _enqueue("late@example.com", "late.new@example.com", n=6)
