@@ -429,26 +429,57 @@ def check_heartbeat(now: datetime | None = None) -> dict:
         return {"error": repr(exc)}
 
 
+# Before the check's first run there is no heartbeat to be old: silence is counted from
+# this process's start-up instead (module import), so a fresh deployment, or `relay
+# status` run before beat's first minute, reads "not yet run", not "stale".
+_STARTED_AT = datetime.now(UTC)
+_NEVER_RAN_ALERTED = f"{HEARTBEAT}.never_ran_alerted"
+
+
 def _check_heartbeat(now: datetime) -> dict:
     stale_s = config().heartbeat_stale_s
     with transaction() as tx:
         row = tx.execute("SELECT beat_at FROM heartbeats WHERE name = %s",
                          (HEARTBEAT,)).fetchone()
+        if row is None:
+            return _never_ran(tx, now, stale_s)
         noticed = None
-        if row and (now - row["beat_at"]).total_seconds() > stale_s:
+        if (now - row["beat_at"]).total_seconds() > stale_s:
             noticed = tx.execute(
                 """UPDATE heartbeats SET detail = coalesce(detail, '{}'::jsonb)
                           || jsonb_build_object('stale_alerted_at', %s::text)
                    WHERE name = %s AND NOT coalesce(detail, '{}'::jsonb) ? 'stale_alerted_at'
                    RETURNING beat_at""", (now.isoformat(), HEARTBEAT)).fetchone()
-    age = round((now - row["beat_at"]).total_seconds(), 1) if row else None
-    state = {"last_run": row["beat_at"].isoformat() if row else None, "age_s": age,
-             "stale": age is None or age > stale_s, "stale_after_s": stale_s}
+    age = round((now - row["beat_at"]).total_seconds(), 1)
+    state = {"last_run": row["beat_at"].isoformat(), "age_s": age,
+             "stale": age > stale_s, "stale_after_s": stale_s}
     if noticed:
         alerts.alert("sla.heartbeat", "SLA check is not running",
                      f"notifications.sla.check last ran {age:.0f} s ago: nothing expedites "
                      "or reports late notifications. Is celery beat running, and a worker "
                      "on the maintenance queue?", "critical", {"last_run": state["last_run"]})
+    return state
+
+
+def _never_ran(tx, now: datetime, stale_s: float) -> dict:
+    """No run recorded yet: stale only once this process has been up longer than
+    SLA_HEARTBEAT_STALE_SECONDS; then the first process to notice alerts (once)."""
+    waited = max(0.0, round((now - _STARTED_AT).total_seconds(), 1))
+    state = {"last_run": None, "age_s": None, "not_yet_run": True,
+             "waiting_since_startup_s": waited, "stale": waited > stale_s,
+             "stale_after_s": stale_s}
+    if not state["stale"]:
+        return state
+    first = tx.execute("""INSERT INTO heartbeats (name, beat_at) VALUES (%s, %s)
+                          ON CONFLICT (name) DO NOTHING RETURNING name""",
+                       (_NEVER_RAN_ALERTED, now)).fetchone()
+    if first:
+        tx.after_commit(lambda: alerts.alert(
+            "sla.heartbeat", "SLA check has never run",
+            f"notifications.sla.check has not run once in the {waited:.0f} s since this "
+            "process started: nothing expedites or reports late notifications. Is celery "
+            "beat running, and a worker on the maintenance queue?", "critical",
+            {"last_run": None}))
     return state
 
 
