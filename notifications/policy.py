@@ -21,6 +21,7 @@ benchmark can change them per process.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -66,6 +67,8 @@ def positive_number(name: str, raw: str, cast=float):
         value = cast(raw)
     except ValueError:
         raise ConfigurationError(f"{name} is invalid: not a number: {raw!r}") from None
+    if not math.isfinite(value):
+        raise ConfigurationError(f"{name} is invalid: must be a finite number")
     if value <= 0:
         raise ConfigurationError(f"{name} is invalid: must be > 0")
     return value
