@@ -72,9 +72,11 @@ def default_jobs(events: int) -> int:
 
 
 def record_bulk(items: Sequence[Item], *, jobs: int | None = None, batch: int = BATCH,
-                on_batch: Callable[[int], None] | None = None) -> BulkResult:
+                on_batch: Callable[[int], None] | None = None,
+                campaign_id: str | None = None) -> BulkResult:
     """Validate every item, then record them all (see module doc). Raises InvalidInput for
-    the first bad item (nothing written), RelayError if writing failed part-way."""
+    the first bad item (nothing written), RelayError if writing failed part-way.
+    `campaign_id`: the items are a campaign's audience (producer.record_order_events)."""
     if batch < 1:
         raise InvalidInput("batch", "must be at least 1")
     jobs = default_jobs(len(items)) if jobs is None else jobs
@@ -82,8 +84,8 @@ def record_bulk(items: Sequence[Item], *, jobs: int | None = None, batch: int = 
         raise InvalidInput("jobs", "must be at least 1")
     jobs = min(jobs, max(1, len(items)))
     if jobs == 1:
-        return _record_here(items, batch, on_batch)
-    return _record_in_workers(items, jobs, batch, on_batch)
+        return _record_here(items, batch, on_batch, campaign_id)
+    return _record_in_workers(items, jobs, batch, on_batch, campaign_id)
 
 
 class _BadItem(Exception):
@@ -102,14 +104,16 @@ def _parse(items: Sequence[Item], start: int, stop: int) -> list:
     return events
 
 
-def _record_batches(events: list, batch: int, report: Callable[..., None]) -> None:
+def _record_batches(events: list, batch: int, report: Callable[..., None],
+                    campaign_id: str | None = None) -> None:
     for start in range(0, len(events), batch):
-        intake = record_order_events(events[start:start + batch])
+        intake = record_order_events(events[start:start + batch], campaign_id=campaign_id)
         report(intake.events, intake.new_events, intake.duplicates,
                len(intake.notifications), intake.by_state(), intake.suppressed_by_reason())
 
 
-def _record_here(items: Sequence[Item], batch: int, on_batch) -> BulkResult:
+def _record_here(items: Sequence[Item], batch: int, on_batch,
+                 campaign_id: str | None = None) -> BulkResult:
     try:
         events = _parse(items, 0, len(items))
     except _BadItem as bad:
@@ -121,13 +125,13 @@ def _record_here(items: Sequence[Item], batch: int, on_batch) -> BulkResult:
         if on_batch:
             on_batch(n)
 
-    _record_batches(events, batch, report)
+    _record_batches(events, batch, report, campaign_id)
     return result
 
 
 # -- workers ----------------------------------------------------------------------------
 def _worker(conn: Connection, inherited: list[Connection], items: Sequence[Item], start: int,
-            stop: int, batch: int) -> None:
+            stop: int, batch: int, campaign_id: str | None = None) -> None:
     """One shard: validate, say so, wait for "write", record it batch by batch."""
     for other in inherited:  # the parent's ends of the pipes, copied by the fork
         other.close()
@@ -140,7 +144,8 @@ def _worker(conn: Connection, inherited: list[Connection], items: Sequence[Item]
         conn.send(("valid", len(events)))
         if conn.recv() != "write":
             return
-        _record_batches(events, batch, lambda *counts: conn.send(("batch", *counts)))
+        _record_batches(events, batch, lambda *counts: conn.send(("batch", *counts)),
+                        campaign_id)
         conn.send(("done",))
     except EOFError:
         return  # the parent gave up (another shard was invalid, or it was interrupted)
@@ -160,7 +165,8 @@ def _shards(total: int, jobs: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def _record_in_workers(items: Sequence[Item], jobs: int, batch: int, on_batch) -> BulkResult:
+def _record_in_workers(items: Sequence[Item], jobs: int, batch: int, on_batch,
+                       campaign_id: str | None = None) -> BulkResult:
     ctx = multiprocessing.get_context("fork")
     workers: list[tuple[multiprocessing.Process, Connection]] = []
     try:
@@ -168,7 +174,8 @@ def _record_in_workers(items: Sequence[Item], jobs: int, batch: int, on_batch) -
             mine, theirs = ctx.Pipe()
             inherited = [conn for _, conn in workers] + [mine]
             proc = ctx.Process(target=_worker,
-                               args=(theirs, inherited, items, start, stop, batch),
+                               args=(theirs, inherited, items, start, stop, batch,
+                                     campaign_id),
                                name=f"relay-intake-{start}", daemon=True)
             proc.start()
             theirs.close()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -182,3 +183,30 @@ def quiet_wait_seconds(country: str, now: datetime,
         end_local += timedelta(days=1)
     # wall-clock arithmetic in the zone, then compare in UTC (DST-safe enough for a park)
     return max(1.0, (end_local - local).total_seconds())
+
+
+_quiet_cache: tuple[float, datetime | None, list[str]] = (0.0, None, [])
+
+
+def quiet_countries(now: datetime) -> list[str]:
+    """Every country (ISO 3166 alpha-2) where it is quiet hours at `now`, recomputed at
+    most once a minute per process (the batch claim excludes their rows in SQL; the
+    single-message path then parks them with the exact wait)."""
+    global _quiet_cache
+    checked, _, countries = _quiet_cache
+    if time.monotonic() - checked < 60 and countries is not None:
+        return countries
+    import pycountry
+
+    window = quiet_hours()
+    countries = [] if window is None else [
+        c.alpha_2 for c in pycountry.countries if quiet_wait_seconds(c.alpha_2, now, window)]
+    _quiet_cache = (time.monotonic(), now, countries)
+    return countries
+
+
+def provider_max_rps() -> float:
+    """PROMO_PROVIDER_MAX_RPS: campaign sends per second per provider, all workers; 0 off."""
+    from relay.settings import get_settings
+
+    return get_settings().promo_provider_max_rps

@@ -35,6 +35,12 @@ TRANSACTIONAL_QUEUE = "notify.transactional"
 PROMOTIONS_QUEUE = "notify.promotions"
 TASKS = {TRANSACTIONAL_QUEUE: "notifications.send",
          PROMOTIONS_QUEUE: "notifications.promotions.send"}
+# A campaign's promotions travel many ids per task (notifications/campaigns/sending.py).
+# 200: each batch is one claim and one outcome statement; larger batches bought nothing
+# more and hold more claims per task.
+CAMPAIGN_TASK = "notifications.promotions.send_batch"
+CAMPAIGN_BATCH = 200
+outbox.batched_task(CAMPAIGN_TASK, CAMPAIGN_BATCH)
 
 
 @dataclass(frozen=True)
@@ -84,9 +90,13 @@ def record_order_event(event: dict | OrderEvent) -> list[Notification]:
         return existing(tx, parsed.event_id)
 
 
-def record_order_events(events: Iterable[dict | OrderEvent]) -> Intake:
+def record_order_events(events: Iterable[dict | OrderEvent], *,
+                        campaign_id: str | None = None) -> Intake:
     """Validate every event, then record the new ones in one transaction (see module doc).
-    InvalidInput names the event by position (`event 3: customer.email`)."""
+    InvalidInput names the event by position (`event 3: customer.email`).
+
+    With `campaign_id` (a campaign's audience) the rows are tagged with the campaign and
+    published in batches of CAMPAIGN_BATCH ids per task."""
     parsed: dict[str, OrderEvent] = {}
     count = 0
     for index, doc in enumerate(events):
@@ -112,8 +122,8 @@ def record_order_events(events: Iterable[dict | OrderEvent]) -> Intake:
             superseded = planning.is_superseded(event, history.get(event.order_id, ()))
             for planned in planning.plan(event, now, superseded=superseded):
                 rows.append((event, planned, uuid.uuid4(), queue))
-        _copy_notifications(tx, rows, sla)
-        outbox.add_many(tx, KIND, [(nid, TASKS[queue], queue)
+        _copy_notifications(tx, rows, sla, campaign_id)
+        outbox.add_many(tx, KIND, [(nid, CAMPAIGN_TASK if campaign_id else TASKS[queue], queue)
                                    for _, p, nid, queue in rows if p.state == planning.PENDING])
     intake.new_events = len(fresh)
     intake.duplicates = count - len(fresh)
@@ -197,10 +207,11 @@ _NOTIFICATION_TYPES = (("id", "uuid"), ("event_id", "text"), ("channel", "text")
                        ("customer_id", "text"), ("brand", "text"), ("country", "text"),
                        ("queue", "text"), ("state", "text"), ("reason", "text"),
                        ("occurred_at", "timestamptz"), ("deadline", "timestamptz"),
-                       ("activated_at", "timestamptz"))
+                       ("activated_at", "timestamptz"), ("campaign_id", "text"))
 
 
-def _copy_notifications(tx: Tx, rows: list, sla: timedelta) -> None:
+def _copy_notifications(tx: Tx, rows: list, sla: timedelta,
+                        campaign_id: str | None = None) -> None:
     if not rows:
         return
     now = datetime.now(UTC)
@@ -208,7 +219,7 @@ def _copy_notifications(tx: Tx, rows: list, sla: timedelta) -> None:
         (nid, event.event_id, planned.channel, planned.rank, event.type.value,
          event.order_id, event.customer.customer_id, event.brand, event.country, queue,
          planned.state, planned.reason, event.occurred_at, event.occurred_at + sla,
-         now if planned.state == planning.PENDING else None)
+         now if planned.state == planning.PENDING else None, campaign_id)
         for event, planned, nid, queue in rows))
 
 

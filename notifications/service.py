@@ -85,22 +85,40 @@ def deliver(notification_id: uuid.UUID) -> str:
     claim = _claim(notification_id)
     if isinstance(claim, str):
         return claim
+    result = attempt(claim)
+    if result.error is not None:
+        return _failed(claim, result.error, result.started, result.clock)
+    return _sent(claim, result.accepted, result.started, result.sent_at, result.clock)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    claim: Claim
+    started: datetime
+    clock: float
+    accepted: object = None
+    sent_at: datetime | None = None
+    error: ChannelError | None = None
+
+
+def attempt(claim: Claim) -> Attempt:
+    """Render and hand one claimed message to its channel; every failure becomes a
+    ChannelError (the one mapping, shared by single and batch sends)."""
     started = datetime.now(UTC)
     clock = time.perf_counter()
     try:
         message = compose(claim.channel, str(claim.id), claim.event)
         accepted = channels()[claim.channel].send(message)
     except ChannelError as error:
-        return _failed(claim, error, started, clock)
+        return Attempt(claim, started, clock, error=error)
     except (RenderError, ValidationError) as exc:
         error = PermanentChannelError(claim.channel, "invalid_message", str(exc)[:300])
-        return _failed(claim, error, started, clock)
+        return Attempt(claim, started, clock, error=error)
     except Exception as exc:  # a bug or an outage of ours: retry within the budget
         log.exception("notification.send_crashed", notification_id=str(claim.id))
         error = TransientChannelError(claim.channel, "internal_error", type(exc).__name__)
-        return _failed(claim, error, started, clock)
-    sent_at = datetime.now(UTC)
-    return _sent(claim, accepted, started, sent_at, clock)
+        return Attempt(claim, started, clock, error=error)
+    return Attempt(claim, started, clock, accepted=accepted, sent_at=datetime.now(UTC))
 
 
 def unsubscribe_link(event: OrderEvent) -> str:
@@ -142,10 +160,15 @@ def deliver_promotion(notification_id: uuid.UUID) -> str:
     """A promotion first yields to order updates: while transactional messages wait in
     the broker, its thread sleeps (no CPU, no DB connection), for at most
     PROMO_YIELD_MAX_SECONDS, so a promotion burst cannot starve order updates of CPU."""
+    wait_for_orders()
+    return deliver(notification_id)
+
+
+def wait_for_orders() -> None:
+    """Sleep while order updates wait in Redis, at most PROMO_YIELD_MAX_SECONDS."""
     give_up_at = time.monotonic() + policy.promo_yield_seconds()
     while time.monotonic() < give_up_at and _orders_waiting():
         time.sleep(0.2)
-    return deliver(notification_id)
 
 
 _backlog_seen = (0.0, False)
@@ -164,7 +187,9 @@ def _orders_waiting() -> bool:
     return waiting
 
 
-_LOCK_SQL = """SELECT n.*, e.payload FROM notifications n JOIN order_events e USING (event_id)
+_LOCK_SQL = """SELECT n.*, e.payload, c.state AS campaign_state
+               FROM notifications n JOIN order_events e USING (event_id)
+               LEFT JOIN campaigns c ON c.id = n.campaign_id
                WHERE n.id = %s FOR UPDATE OF n"""
 
 
@@ -214,6 +239,15 @@ def _claim_deciding(notification_id: uuid.UUID) -> Claim | str:
                 return "busy"  # another worker is mid-send; it completes the outbox row
             attempts.record(tx.conn, kind=KIND, entity_id=notification_id, started_at=now,
                             outcome="claim_expired", detail=f"{row['channel']} claim lapsed")
+        if row["campaign_state"] == "cancelled":
+            _set_final(tx, notification_id, "suppressed", "cancelled")
+            return "cancelled"
+        if row["campaign_state"] == "paused":   # resume wakes it (campaigns/store.py)
+            tx.execute("""UPDATE notifications SET state = 'pending', claim_token = NULL,
+                          claimed_until = NULL, updated_at = now() WHERE id = %s""",
+                       (notification_id,))
+            outbox.park_until(tx, notification_id, None, "campaign_paused")
+            return "paused"
         event = OrderEvent.model_validate(row["payload"])
         if event.expires is not None and event.expires <= now:
             _set_final(tx, notification_id, "suppressed", "expired")

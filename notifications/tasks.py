@@ -11,6 +11,8 @@ from __future__ import annotations
 import uuid
 
 from notifications import service
+from notifications.campaigns import sending
+from notifications.producer import CAMPAIGN_TASK
 from relay.taskbase import relay_task
 
 
@@ -24,3 +26,10 @@ def send(task, notification_id: str) -> str:
 def send_promotion(task, notification_id: str) -> str:
     """Send one promotion, after order updates (quiet hours, expiry: the service)."""
     return service.deliver_promotion(uuid.UUID(notification_id))
+
+
+@relay_task(CAMPAIGN_TASK, queue="notify.promotions")
+def send_promotions(task, *notification_ids: str) -> str:
+    """Send a batch of a campaign's promotions (one id when a single row is retried)."""
+    sending.deliver_batch([uuid.UUID(i) for i in notification_ids])
+    return "batch"

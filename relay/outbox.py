@@ -33,6 +33,16 @@ SHORT_RETRY_MAX_S = 60.0
 BACKLOGGED_LEASE_FACTOR = 10
 FAR_FUTURE = "infinity"
 
+# Tasks that take many entity ids per message (`task(*ids)`), with how many ids a message
+# carries: publishing groups their rows, so one message, one claim statement and one
+# outcome statement serve a whole batch (campaign promotions). Filled by the packages that
+# own such tasks (`batched_task`); a row published alone (a retry) is a batch of one.
+BATCHED_TASKS: dict[str, int] = {}
+
+
+def batched_task(task: str, size: int) -> None:
+    BATCHED_TASKS[task] = max(1, int(size))
+
 
 @dataclass(frozen=True)
 class Publication:
@@ -130,8 +140,10 @@ def _publish_pipelined(pubs: list[Publication], source: str) -> int:
     try:
         pipe = brokerinfo.client().pipeline(transaction=False)
         for (task, queue), group in groups.items():
-            envelopes = brokerinfo.kombu_envelopes(app, task, [[str(p.entity_id)]
-                                                               for p in group], queue)
+            ids = [str(p.entity_id) for p in group]
+            size = BATCHED_TASKS.get(task, 1)
+            envelopes = brokerinfo.kombu_envelopes(
+                app, task, [ids[i:i + size] for i in range(0, len(ids), size)], queue)
             for chunk in range(0, len(envelopes), 1000):
                 pipe.lpush(queue, *envelopes[chunk:chunk + 1000])
         pipe.execute()

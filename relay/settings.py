@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     requests_ca_bundle: str | None = Field(None, alias="REQUESTS_CA_BUNDLE")
     curl_ca_bundle: str | None = Field(None, alias="CURL_CA_BUNDLE")
     prometheus_multiproc_dir: str | None = Field(None, alias="PROMETHEUS_MULTIPROC_DIR")
+    # Campaign sends (notifications/campaigns/): sender threads per promotions worker
+    # process (each keeps one SMTP connection open), and a rate limit per provider.
+    promo_send_concurrency: int = Field(32, alias="PROMO_SEND_CONCURRENCY", ge=1, le=256)
+    promo_provider_max_rps: float = Field(2000, alias="PROMO_PROVIDER_MAX_RPS", ge=0,
+                                          allow_inf_nan=False)
 
     @field_validator("database_url")
     @classmethod

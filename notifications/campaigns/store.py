@@ -1,0 +1,117 @@
+"""The campaigns' SQL. The campaign row's `state` is the switch every worker reads at claim
+time; pause and cancel change it and then act on the rows in one statement each."""
+
+from __future__ import annotations
+
+from relay.db import Tx
+
+CONTROL_STATES = ("running", "paused", "cancelled")
+
+
+def insert(tx: Tx, spec) -> bool:
+    row = tx.execute(
+        """INSERT INTO campaigns (id, name, subject, url, brand, expires, max_per_second)
+           VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id""",
+        (spec.id, spec.name, spec.subject, spec.url, spec.brand, spec.expires,
+         spec.max_per_second)).fetchone()
+    return row is not None
+
+
+def get(tx: Tx, campaign_id: str, *, lock: bool = False) -> dict | None:
+    sql = "SELECT * FROM campaigns WHERE id = %s" + (" FOR UPDATE" if lock else "")
+    return tx.execute(sql, (campaign_id,)).fetchone()
+
+
+def set_state(tx: Tx, campaign_id: str, state: str) -> None:
+    tx.execute(
+        """UPDATE campaigns SET state = %s, updated_at = now(),
+                  started_at = CASE WHEN %s = 'running' THEN coalesce(started_at, now())
+                                    ELSE started_at END,
+                  cancelled_at = CASE WHEN %s = 'cancelled' THEN now() ELSE cancelled_at END
+           WHERE id = %s""", (state, state, state, campaign_id))
+
+
+def cancel_unsent(tx: Tx, campaign_id: str) -> int:
+    """Every row not yet handed to a provider becomes suppressed/cancelled, and its outbox
+    row is finished: a message still in Redis then finds nothing to do."""
+    row = tx.execute(
+        """WITH gone AS (
+               UPDATE notifications SET state = 'suppressed', reason = 'cancelled',
+                      claim_token = NULL, claimed_until = NULL, updated_at = now()
+               WHERE campaign_id = %s AND state IN ('pending', 'standby')
+               RETURNING id),
+           done AS (UPDATE outbox SET done_at = now(), parked_reason = NULL
+                    WHERE entity_id IN (SELECT id FROM gone) AND done_at IS NULL)
+           SELECT count(*) AS n FROM gone""", (campaign_id,)).fetchone()
+    return row["n"]
+
+
+def park_unsent(tx: Tx, campaign_id: str) -> int:
+    """Pause: unsent rows wait in the outbox until resume (the sweep leaves them alone)."""
+    row = tx.execute(
+        """WITH parked AS (
+               UPDATE outbox SET next_attempt_at = 'infinity', published_at = NULL,
+                      parked_reason = 'campaign_paused'
+               WHERE done_at IS NULL AND entity_id IN (
+                   SELECT id FROM notifications WHERE campaign_id = %s AND state = 'pending')
+               RETURNING 1)
+           SELECT count(*) AS n FROM parked""", (campaign_id,)).fetchone()
+    return row["n"]
+
+
+def wake_parked(tx: Tx, campaign_id: str) -> list[dict]:
+    """Resume: the rows parked by pause (or by a worker that met the pause) are due now."""
+    return tx.execute(
+        """UPDATE outbox SET next_attempt_at = now(), published_at = now(),
+                  publish_count = publish_count + 1, parked_reason = NULL
+           WHERE done_at IS NULL AND parked_reason = 'campaign_paused' AND entity_id IN (
+               SELECT id FROM notifications WHERE campaign_id = %s AND state = 'pending')
+           RETURNING entity_id, task, queue""", (campaign_id,)).fetchall()
+
+
+# A recipient's state from its notification rows (one per planned channel): sent if any
+# channel was sent; unsent while any row may still go; cancelled / suppressed when
+# nothing was or will be sent for that reason; failed when every channel failed.
+_RECIPIENTS = """
+    WITH r AS (
+        SELECT CASE
+            WHEN bool_or(state = 'sent') THEN 'sent'
+            WHEN bool_or(state = 'sending') THEN 'sending'
+            WHEN bool_or(state IN ('pending', 'standby')) THEN 'pending'
+            WHEN bool_or(reason = 'cancelled') THEN 'cancelled'
+            WHEN bool_and(state IN ('suppressed', 'skipped')) THEN 'suppressed'
+            ELSE 'failed' END AS state
+        FROM notifications WHERE campaign_id = %s GROUP BY event_id)
+    SELECT state, count(*) AS n FROM r GROUP BY state"""
+
+
+def recipient_counts(tx: Tx, campaign_id: str) -> dict[str, int]:
+    return {r["state"]: r["n"] for r in tx.execute(_RECIPIENTS, (campaign_id,))}
+
+
+def suppressed_reasons(tx: Tx, campaign_id: str) -> dict[str, int]:
+    """Suppressed recipients (nothing planned could be sent) by the first channel's reason."""
+    rows = tx.execute(
+        """SELECT reason, count(*) AS n FROM (
+               SELECT (array_agg(reason ORDER BY rank))[1] AS reason FROM notifications
+               WHERE campaign_id = %s GROUP BY event_id
+               HAVING bool_and(state = 'suppressed') AND NOT bool_or(reason = 'cancelled')
+           ) r GROUP BY reason""", (campaign_id,))
+    return {r["reason"] or "unknown": r["n"] for r in rows}
+
+
+def sent_rate(tx: Tx, campaign_id: str, window_s: float) -> float:
+    row = tx.execute(
+        """SELECT count(*) AS n FROM notifications
+           WHERE campaign_id = %s AND state = 'sent'
+             AND sent_at > now() - make_interval(secs => %s)""",
+        (campaign_id, window_s)).fetchone()
+    return row["n"] / window_s
+
+
+def parked_quiet(tx: Tx, campaign_id: str) -> int:
+    row = tx.execute(
+        """SELECT count(*) AS n FROM notifications
+           WHERE campaign_id = %s AND state = 'pending' AND reason = 'quiet_hours'""",
+        (campaign_id,)).fetchone()
+    return row["n"]

@@ -1,0 +1,195 @@
+"""Campaigns end to end: the `relay campaign` CLI in subprocesses, a real promotions worker
+(batch tasks), the SMTP and push stand-ins, PostgreSQL and Redis. Messages are counted at
+the stand-ins."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+
+from notifications import policy
+from notifications.campaigns import service
+from relay.db import connection
+from relay.standins import push, smtp
+from tests.support import run_cli, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def standins():
+    with smtp.serve() as sink, push.serve() as push_api:
+        yield {"smtp": sink, "push": push_api}
+
+
+@pytest.fixture
+def env(relay_env, standins):
+    return {**relay_env, "SMTP_URL": f"smtp://127.0.0.1:{standins['smtp'].port}",
+            "PUSH_API_URL": standins["push"].url, "PROMO_QUIET_HOURS": "off",
+            "PROMO_YIELD_MAX_SECONDS": "0.2"}
+
+
+def customer(i: int, **changes) -> dict:
+    doc = {"customer_id": f"C-{i}", "email": f"c{i}@example.com", "channels": ["email"],
+           "marketing_opt_in": True, "country": "ES", "locale": "es-ES"}
+    doc.update(changes)
+    return doc
+
+
+def cli(env, *args, input=None, ok=True):
+    result = run_cli(list(args), env, input=input)
+    if ok:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def create(env, tmp_path, campaign_id, **extra) -> None:
+    path = tmp_path / f"{campaign_id}.json"
+    path.write_text(json.dumps({"id": campaign_id, "name": "Spring", "subject": "20 % off",
+                                "url": "https://shop.example/spring", "brand": "acme",
+                                **extra}))
+    assert cli(env, "campaign", "create", str(path)).stdout.strip() == campaign_id
+
+
+def audience(tmp_path, docs) -> str:
+    path = tmp_path / "audience.jsonl"
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    return str(path)
+
+
+def show(env, campaign_id) -> dict:
+    """`relay campaign show --json` (the CLI itself is run once per test: `cli_show`)."""
+    return service.show(campaign_id)
+
+
+def cli_show(env, campaign_id) -> dict:
+    return json.loads(cli(env, "campaign", "show", campaign_id, "--json").stdout)
+
+
+def _quiet_window_now_in(country: str) -> str:
+    """A PROMO_QUIET_HOURS window of two hours that covers the present hour in `country`."""
+    hour = datetime.now(UTC).astimezone(policy.country_zone(country)).hour
+    return f"{hour}-{(hour + 2) % 24}"
+
+
+def test_start_sends_each_recipient_exactly_once_with_opt_out_and_quiet_hours_per_recipient(
+        env, start_worker, standins, tmp_path):
+    # given: Japan is in quiet hours now, Spain is not (9 hours apart)
+    window = _quiet_window_now_in("JP")
+    assert policy.quiet_wait_seconds("ES", datetime.now(UTC), (
+        int(window.split("-")[0]), int(window.split("-")[1]))) == 0
+    env = {**env, "PROMO_QUIET_HOURS": window}
+    start_worker("notify.promotions", concurrency=4, env=env)
+    create(env, tmp_path, "spring")
+    docs = [customer(i) for i in range(300)]
+    docs += [customer(900, marketing_opt_in=False), customer(901, country="JP", locale="ja-JP"),
+             customer(902, email=None, push_token="tok-902", channels=["push"])]
+    # when
+    started = cli(env, "campaign", "start", "spring", "--audience", audience(tmp_path, docs),
+                  "--json")
+    assert json.loads(started.stdout)["new"] == 303
+    # then: every opted-in Spanish customer once; the push-only one by push
+    wait_until(lambda: show(env, "spring")["recipients"]["sent"] == 301, timeout=40,
+               message="301 sent")
+    mails = Counter(m.message["To"] for m in standins["smtp"].messages())
+    assert len(mails) == 300 and set(mails.values()) == {1}
+    assert "c900@example.com" not in mails and "c901@example.com" not in mails
+    assert [m.token for m in standins["push"].state.messages()] == ["tok-902"]
+    doc = cli_show(env, "spring")
+    assert doc["recipients"] == {"sent": 301, "sending": 0, "pending": 1, "cancelled": 0,
+                                 "suppressed": 1, "failed": 0}
+    assert doc["suppressed_by_reason"] == {"opted_out": 1}
+    assert doc["waiting_quiet_hours"] == 1 and doc["audience"] == 303
+    with connection() as conn:   # every send recorded: one attempt per message
+        n = conn.execute("""SELECT count(*) AS n FROM attempts a JOIN notifications n
+                            ON n.id = a.entity_id WHERE n.campaign_id = 'spring'
+                            AND a.outcome = 'sent'""").fetchone()["n"]
+        conn.commit()
+    assert n == 301
+    # a second start with the same audience records nothing new and sends nothing
+    again = cli(env, "campaign", "start", "spring", "--audience", audience(tmp_path, docs),
+                "--json")
+    assert json.loads(again.stdout)["new"] == 0
+    assert len(standins["smtp"].wait_for(301, timeout=1.0)) == 300
+
+
+def test_a_bad_audience_line_writes_nothing_and_names_the_line_and_field(env, tmp_path):
+    create(env, tmp_path, "bad")
+    docs = [customer(1), customer(2), customer(3, email="not-an-email")]
+    result = cli(env, "campaign", "start", "bad", "--audience", audience(tmp_path, docs),
+                 ok=False)
+    assert result.returncode == 2
+    assert "line 3: email" in result.stderr, result.stderr
+    missing = cli(env, "campaign", "start", "bad", "--audience",
+                  audience(tmp_path, [{k: v for k, v in customer(4).items()
+                                       if k != "country"}]), ok=False)
+    assert missing.returncode == 2 and "line 1: country" in missing.stderr
+    with connection() as conn:
+        n = conn.execute("SELECT count(*) AS n FROM order_events").fetchone()["n"]
+        state = conn.execute("SELECT state FROM campaigns WHERE id = 'bad'").fetchone()
+        conn.commit()
+    assert n == 0 and state["state"] == "created"
+    unknown = cli(env, "campaign", "show", "nope", ok=False)
+    assert unknown.returncode == 1 and "no campaign nope" in unknown.stderr
+
+
+def test_cancel_mid_run_stops_every_unsent_message_and_the_sum_holds(
+        env, start_worker, standins, tmp_path):
+    standins["smtp"].faults.update(latency_ms=20)
+    start_worker("notify.promotions", concurrency=2,
+                 env={**env, "PROMO_SEND_CONCURRENCY": "4"})
+    create(env, tmp_path, "oops")
+    cli(env, "campaign", "start", "oops", "--audience",
+        audience(tmp_path, [customer(i) for i in range(800)]))
+    wait_until(lambda: len(standins["smtp"].messages()) >= 100, timeout=20,
+               message="sending under way")
+    # when
+    cancelled = json.loads(cli(env, "campaign", "cancel", "oops", "--json").stdout)
+    # then: nothing more is sent; sent + cancelled + suppressed = audience
+    assert cancelled["in_flight"] == 0
+    after_cancel = len(standins["smtp"].messages())
+    assert len(standins["smtp"].wait_for(after_cancel + 1, timeout=2.0)) == after_cancel
+    doc = cli_show(env, "oops")
+    r = doc["recipients"]
+    assert r["sent"] == after_cancel and r["cancelled"] > 0
+    assert r["sent"] + r["cancelled"] + r["suppressed"] == doc["audience"] == 800
+    assert r["pending"] == r["sending"] == 0
+
+
+def test_pause_holds_every_unsent_message_and_resume_sends_the_rest_once(
+        env, start_worker, standins, tmp_path):
+    standins["smtp"].faults.update(latency_ms=20)
+    start_worker("notify.promotions", concurrency=2,
+                 env={**env, "PROMO_SEND_CONCURRENCY": "4"})
+    create(env, tmp_path, "later")
+    cli(env, "campaign", "start", "later", "--audience",
+        audience(tmp_path, [customer(i) for i in range(600)]))
+    wait_until(lambda: len(standins["smtp"].messages()) >= 50, timeout=20,
+               message="sending under way")
+    cli(env, "campaign", "pause", "later")
+    # sends already claimed finish within their claim; then nothing moves
+    wait_until(lambda: show(env, "later")["recipients"]["sending"] == 0, timeout=10,
+               message="in-flight sends done")
+    held = len(standins["smtp"].messages())
+    assert len(standins["smtp"].wait_for(held + 1, timeout=2.0)) == held
+    assert held < 600 and show(env, "later")["state"] == "paused"
+    cli(env, "campaign", "resume", "later")
+    wait_until(lambda: show(env, "later")["recipients"]["sent"] == 600, timeout=40,
+               message="all sent after resume")
+    mails = Counter(m.message["To"] for m in standins["smtp"].messages())
+    assert len(mails) == 600 and set(mails.values()) == {1}
+
+
+def test_max_per_second_throttles_the_campaign(env, start_worker, standins, tmp_path):
+    start_worker("notify.promotions", concurrency=4, env=env)
+    create(env, tmp_path, "slow", max_per_second=40)
+    cli(env, "campaign", "start", "slow", "--audience",
+        audience(tmp_path, [customer(i) for i in range(120)]))
+    wait_until(lambda: len(standins["smtp"].messages()) == 120, timeout=20, message="all sent")
+    times = sorted(m.received_at for m in standins["smtp"].messages())
+    # 120 at 40/s, the bucket holding one second's tokens: 40 at once, then 40 a second
+    assert times[-1] - times[0] >= 1.8, times[-1] - times[0]
+    assert sum(1 for t in times if t - times[0] < 1.0) <= 80
