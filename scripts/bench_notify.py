@@ -109,6 +109,7 @@ class Bench:
         migrate(os.environ["DATABASE_URL"])
         self._flush_queues()
         smtp, sms, push = (self._standin(name) for name in ("smtp", "sms", "push"))
+        self.smtp_http = smtp["http"]
         os.environ.update({"SMTP_URL": f"smtp://{smtp['smtp']}", "SMS_API_URL": sms["url"],
                            "PUSH_API_URL": push["url"]})
         reset_settings_cache()
@@ -123,7 +124,8 @@ class Bench:
         log.parent.mkdir(exist_ok=True)
         proc = subprocess.Popen(
             [sys.executable, "-m", "relay.standins", name, "--port", "0",
-             "--latency-ms", str(self.args.latency_ms)],
+             "--latency-ms", str(self.args.latency_ms),
+             *(["--http-port", "0"] if name == "smtp" else [])],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=open(log, "wb"), text=True,
             start_new_session=True)
         self.standins.append(proc)
@@ -147,9 +149,10 @@ class Bench:
         tx = [(f"tx{i + 1}", "notify.transactional,notify.expedite", self.args.concurrency, 0)
               for i in range(self.args.processes)]
         nodes = []
-        for name, queues, threads, nice in (*tx, ("promo", "notify.promotions",
-                                                  self.args.promo_concurrency,
-                                                  self.args.promo_nice)):
+        promo = [(f"promo{i + 1}" if i else "promo", "notify.promotions",
+                  self.args.promo_concurrency, self.args.promo_nice)
+                 for i in range(self.args.promo_processes)]
+        for name, queues, threads, nice in (*tx, *promo):
             log = open(logs / f"bench-worker-{name}.log", "wb")
             nodes.append(f"bench-{name}-{self.run}@bench")
             self.workers.append(subprocess.Popen(
@@ -392,8 +395,17 @@ def main(argv: list[str] | None = None) -> int:
                         metavar="0-19", help="niceness of the promotions worker (scripts/run: 10)")
     parser.add_argument("--drain-timeout", type=float, default=1800)
     parser.add_argument("--skip", default="", help="comma list of phases: intake,steady,burst")
+    parser.add_argument("--campaign", type=int, default=0, metavar="N",
+                        help="only the campaign phase: N promotions as a campaign beside a "
+                             "plain Celery baseline (scripts/notify_campaign.py)")
+    parser.add_argument("--baseline-threads", type=int, default=32,
+                        help="threads per baseline worker process (one process per core)")
+    parser.add_argument("--promo-processes", type=int, default=1,
+                        help="promotions worker processes (scripts/run: 1)")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
+    if args.campaign:
+        skip |= {"intake", "steady", "burst"}
     bench = Bench(args)
     try:
         bench.setup()
@@ -404,6 +416,10 @@ def main(argv: list[str] | None = None) -> int:
             bench.steady()
         if "burst" not in skip:
             bench.burst()
+        if args.campaign:
+            from notify_campaign import campaign
+
+            campaign(bench)
     finally:
         bench.teardown()
     bench.report()

@@ -1,0 +1,219 @@
+"""`scripts/bench notify --campaign N`: a campaign of N promotions beside a same-run
+baseline (imported by bench_notify.py; the baseline's worker imports it as
+`notify_campaign:baseline`).
+
+1. baseline: a plain Celery app and task (below) that renders the same promotion email
+   with relay's templates and sends it over a kept-alive SMTP connection, one message per
+   task, no database — N tasks queued, then one worker process per core (threads) drains
+   them; rate = N / (last accepted - first accepted) at the SMTP stand-in;
+2. relay: `campaigns.service.create` + `start` (the audience recorded by the bulk intake,
+   one worker per core) while the workers run as scripts/run lays them out, and order
+   events arrive at --order-rate during the whole campaign; promotions/s from the rows'
+   sent_at, transactional event→sent p50/p99 while the campaign ran, the promotions
+   worker's CPU per promotion and its memory (RSS) when sending began and at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE_QUEUE = "bench.campaign_baseline"
+
+
+def _make_baseline():
+    from celery import Celery
+
+    app = Celery("bench_campaign_baseline", broker=os.environ.get("REDIS_URL", "redis://"))
+    app.conf.update(task_serializer="json", accept_content=["json"], task_ignore_result=True,
+                    worker_hijack_root_logger=False, task_default_queue=BASELINE_QUEUE,
+                    broker_connection_retry_on_startup=True, worker_prefetch_multiplier=4)
+
+    @app.task(name="bench.campaign_baseline_send", ignore_result=True)
+    def send(notification_id: str, payload: dict) -> str:
+        from notifications import service
+        from notifications.campaigns.sending import _event
+
+        message = service.compose("email", notification_id, _event(payload))
+        return service.channels()["email"].send(message).provider_message_id
+
+    return app, send
+
+
+baseline, baseline_send = _make_baseline()
+
+
+def _payload(i: int, run: str) -> dict:
+    return {"event_id": f"campaign:bench-{run}:C-{i}", "type": "promotion",
+            "occurred_at": "2026-11-30T12:00:00+00:00", "brand": "acme", "country": "ES",
+            "locale": "es-ES", "expires": None,
+            "customer": {"customer_id": f"C-{i}", "email": f"c{i}@example.com",
+                         "channels": ["email"], "marketing_opt_in": True, "phone": None,
+                         "push_token": None},
+            "campaign": {"id": f"bench-{run}", "name": "Black Friday", "subject": "40% off",
+                         "url": "https://shop.example/bf"}}
+
+
+def _audience_line(i: int) -> tuple[str, dict]:
+    return (f"line {i + 1}", {"customer_id": f"C-{i}", "email": f"c{i}@example.com",
+                              "channels": ["email"], "marketing_opt_in": True,
+                              "country": "ES", "locale": "es-ES"})
+
+
+# -- measuring processes ----------------------------------------------------------------
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its threads (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def smtp_count(http_url: str) -> int:
+    return requests.get(f"{http_url}/_control/messages/count", timeout=10).json()["count"]
+
+
+def smtp_clear(http_url: str) -> None:
+    requests.delete(f"{http_url}/_control/messages", timeout=60).raise_for_status()
+
+
+# -- the phases -------------------------------------------------------------------------
+def run_baseline(bench, n: int) -> dict:
+    """N plain tasks queued, then drained by one threads worker per core."""
+    import subprocess
+
+    smtp_clear(bench.smtp_http)
+    run = bench.run
+    with baseline.producer_or_acquire() as producer:
+        for i in range(n):
+            baseline_send.apply_async(args=[f"base-{run}-{i}", _payload(i, run)],
+                                      producer=producer, queue=BASELINE_QUEUE)
+    procs = []
+    for k in range(os.cpu_count() or 1):
+        log = open(ROOT / ".relay" / f"bench-baseline-{k}.log", "wb")
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "notify_campaign:baseline", "worker",
+             "-Q", BASELINE_QUEUE, "-P", "threads", "-c", str(bench.args.baseline_threads),
+             "-n", f"bench-baseline-{k}-{run}@bench", "--without-mingle", "--without-gossip",
+             "-l", "WARNING"], cwd=ROOT / "scripts",
+            env=dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'scripts'}"),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+    try:
+        first, cpu0 = _wait_count(bench.smtp_http, 1, 120), sum(cpu_seconds(p.pid)
+                                                                for p in procs)
+        last = _wait_count(bench.smtp_http, n, bench.args.drain_timeout)
+        cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
+    finally:
+        import signal
+
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            p.wait(timeout=30)
+    return {"rate": n / max(last - first, 1e-9), "cpu_ms": cpu * 1000 / n,
+            "layout": f"{len(procs)} x threads -c {bench.args.baseline_threads}"}
+
+
+def _wait_count(http_url: str, n: int, timeout: float) -> float:
+    deadline = time.monotonic() + timeout
+    while smtp_count(http_url) < n:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: only {smtp_count(http_url)} of {n} emails arrived")
+        time.sleep(0.05)
+    return time.monotonic()
+
+
+def run_relay(bench, n: int) -> dict:
+    from notifications import record_order_event
+    from notifications.campaigns import service
+    from relay.db import connection
+
+    smtp_clear(bench.smtp_http)
+    cid = f"bench-{bench.run}"
+    service.create({"id": cid, "name": "Black Friday", "subject": "40% off",
+                    "url": "https://shop.example/bf", "brand": "acme"})
+    promo = bench.workers[-1].pid
+    mem0, cpu0 = rss_mb(promo), cpu_seconds(promo)
+    tag = bench.run + "c"
+    stop = threading.Event()
+    orders_sent = [0]
+
+    def orders() -> None:   # order updates at --order-rate for as long as the campaign runs
+        from bench_notify import _event
+
+        start, i = time.perf_counter(), 0
+        while not stop.is_set():
+            delay = start + i / bench.args.order_rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            record_order_event(_event("shipped", i, tag))
+            i += 1
+        orders_sent[0] = i
+
+    feeder = threading.Thread(target=orders, daemon=True)
+    started = time.perf_counter()
+    feeder.start()
+    result = service.start(cid, [_audience_line(i) for i in range(n)])
+    intake_s = time.perf_counter() - started
+    assert result.new_events == n, result
+    deadline = time.monotonic() + bench.args.drain_timeout
+    while (doc := service.show(cid))["recipients"]["sent"] < n:
+        if time.monotonic() > deadline:
+            stop.set()
+            raise SystemExit(f"bench: campaign did not finish: {doc['recipients']}")
+        time.sleep(0.5)
+    total_s = time.perf_counter() - started
+    stop.set()
+    feeder.join()
+    cpu = cpu_seconds(promo) - cpu0
+    mem1 = rss_mb(promo)
+    with connection() as conn:
+        span = conn.execute(
+            """SELECT extract(epoch FROM max(sent_at) - min(sent_at)) AS s,
+                      count(*) AS n FROM notifications
+               WHERE campaign_id = %s AND state = 'sent'""", (cid,)).fetchone()
+        conn.commit()
+    bench._wait_drained(tag, timeout=60)
+    at_standin = smtp_count(bench.smtp_http)
+    lat = bench._latencies("true", tag)
+    return {"rate": n / float(span["s"]), "intake_s": intake_s, "total_s": total_s,
+            "cpu_ms": cpu * 1000 / n, "mem": (mem0, mem1), "lat": lat,
+            "orders": orders_sent[0], "at_standin": at_standin, "sent_rows": span["n"]}
+
+
+def campaign(bench) -> None:
+    from bench_notify import _pct
+
+    n = bench.args.campaign
+    base = run_baseline(bench, n)
+    ours = run_relay(bench, n)
+    lat = ours["lat"]
+    bench.rows += [
+        ("campaign: recipients", f"{n:,}"),
+        (f"baseline (plain Celery, {base['layout']}): emails/s", f"{base['rate']:,.0f}"),
+        ("baseline: worker CPU per email (ms)", f"{base['cpu_ms']:.2f}"),
+        ("relay campaign: promotions/s (first→last sent)", f"{ours['rate']:,.0f}"),
+        ("relay / baseline ratio", f"{ours['rate'] / base['rate']:.2f}"),
+        ("relay: intake (s) / start→all sent (s)",
+         f"{ours['intake_s']:.1f} / {ours['total_s']:.1f}"),
+        ("relay: sent rows / emails at the stand-in (incl. order mail)",
+         f"{ours['sent_rows']:,} / {ours['at_standin']:,}"),
+        ("relay: promotions worker CPU per promotion (ms)", f"{ours['cpu_ms']:.2f}"),
+        ("relay: promotions worker RSS start → end (MB)",
+         f"{ours['mem'][0]:.0f} → {ours['mem'][1]:.0f}"),
+        (f"during the campaign: order events at {bench.args.order_rate:.0f}/s",
+         f"{ours['orders']:,}"),
+        ("during the campaign: transactional p50 / p99 / max (s)",
+         f"{_pct(lat, 50):.3f} / {_pct(lat, 99):.3f} / {max(lat, default=float('nan')):.3f}"),
+    ]
