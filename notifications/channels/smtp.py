@@ -24,6 +24,7 @@ encoder: the same message in ~0.9 ms.
 from __future__ import annotations
 
 import binascii
+import functools
 import os
 import re
 import smtplib
@@ -63,9 +64,13 @@ class _WirePolicy(Compat32):
 
     def fold_binary(self, name: str, value: Any) -> bytes:
         line = f"{name}: {value}"
-        if (isinstance(value, str) and value.isascii() and len(line) <= 998
-                and not any(c in value for c in " \t\r\n")):
-            return (line + self.linesep).encode("ascii")
+        if isinstance(value, str) and value.isascii() and "\r" not in value \
+                and "\n" not in value:
+            # short enough not to fold (what compat32 would write too, without building a
+            # Header per value: ~0.15 ms a message), or nowhere to fold it
+            if len(line) <= self.max_line_length or (
+                    len(line) <= 998 and " " not in value and "\t" not in value):
+                return (line + self.linesep).encode("ascii")
         return super().fold_binary(name, value)
 
 
@@ -101,6 +106,23 @@ def _text_part(text: str, subtype: str) -> MIMENonMultipart:
     part["Content-Transfer-Encoding"] = "quoted-printable"
     part.set_payload(binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii"))
     return part
+
+
+@functools.lru_cache(maxsize=8)
+def _sender(sender: str) -> tuple[str, str, str]:
+    """(From header, envelope address, domain) of a configured sender, parsed once: the
+    address parser cost ~0.1 ms a message."""
+    name, address = parseaddr(sender)
+    return (formataddr((name, address), charset="utf-8"), address,
+            address.rpartition("@")[2] or "relay.invalid")
+
+
+def _boundary(notification_id: str) -> str:
+    """A MIME boundary of our own. Left to the generator, it draws a random one and
+    compiles a regex to check it against the body (~0.4 ms a message). "=_" cannot occur
+    in a quoted-printable body ("=" is always followed by two hex digits or a line end),
+    so this boundary never collides with the parts."""
+    return f"=_relay_{notification_id.replace('-', '')}"
 
 
 def _reply_text(raw: bytes | str) -> str:
@@ -140,11 +162,11 @@ class SmtpChannel:
     def build(self, message: EmailMessage) -> MIMEMultipart:
         """multipart/alternative (plain first, HTML last: clients show the last they can)."""
         sender = self.promo_email_from if message.promotion else self.email_from
-        name, address = parseaddr(sender)
-        domain = address.rpartition("@")[2] or "relay.invalid"
+        from_header, _, domain = _sender(sender)
         mime = MIMEMultipart("alternative", _subparts=[_text_part(message.text, "plain"),
-                                                       _text_part(message.html, "html")])
-        mime["From"] = formataddr((name, address), charset="utf-8")
+                                                       _text_part(message.html, "html")],
+                             boundary=_boundary(message.notification_id))
+        mime["From"] = from_header
         mime["To"] = message.to
         mime["Subject"] = _subject(message.subject)
         mime["Date"] = formatdate(localtime=False, usegmt=True)
@@ -160,7 +182,8 @@ class SmtpChannel:
     # -- sending ----------------------------------------------------------------------
     def send(self, message: EmailMessage) -> Accepted:
         mime = self.build(message)
-        envelope_from = parseaddr(str(mime["From"]))[1]
+        envelope_from = _sender(self.promo_email_from if message.promotion
+                                else self.email_from)[1]
         try:
             code, reply = self._transaction(envelope_from, message.to,
                                             mime.as_bytes(policy=WIRE_POLICY))
