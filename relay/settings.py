@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = Field("json", alias="LOG_FORMAT")
     db_pool_max: int = Field(10, alias="DB_POOL_MAX", ge=1)
     metrics_port: int = Field(0, alias="METRICS_PORT", ge=0, le=65535)
+    # the stall watchdog (relay/watchdog.py), run by beat
+    stall_alert_seconds: float = Field(300, alias="STALL_ALERT_SECONDS", gt=0)
+    stall_check_seconds: float = Field(30, alias="STALL_CHECK_SECONDS", gt=0)
 
     @field_validator("database_url")
     @classmethod
