@@ -53,7 +53,7 @@ def test_a_continuing_stall_keeps_its_start():
     assert assess(_row(last_consumer_ago=1000), 0, None, T, NOW).stalled_since == NOW
 
 
-@pytest.mark.parametrize("value", ["abc", "0", "-5"])
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "inf", "nan"])
 @pytest.mark.parametrize("var", ["STALL_ALERT_SECONDS", "STALL_CHECK_SECONDS"])
 def test_stall_settings_refuse_a_malformed_value_naming_the_variable(monkeypatch, var, value):
     from relay.errors import ConfigurationError
