@@ -1,7 +1,8 @@
 """A workaround in kombu's Redis transport: a Redis restart must not make a worker exit.
 
-What happens (kombu 5.7 / Celery 5.7 / redis-py 8.1; reproduced by
-tests/integration/relay/test_brokerfix.py and tests/e2e/test_broker_restart.py):
+What happens (kombu 5.7 / Celery 5.7 / redis-py 8.1; reproduced deterministically by
+tests/integration/relay/test_brokerfix.py; tests/e2e/test_broker_restart.py holds the
+promise end to end with real workers):
 
 1. Redis goes away while a worker holds unacked messages (acks_late: every task in
    flight). Celery's consumer calls `connection.collect()`, which closes the channels
@@ -38,8 +39,8 @@ after the visibility timeout (tasks are idempotent: a second run finds the work 
 Redis lost its data, nothing is left to ack, and the outbox sweep re-publishes every
 committed row that is not done (relay/outbox.py). PostgreSQL is the truth, not Redis.
 
-A second bug of the same kind hits the prefork pool (it crashed in our Redis restart
-test): see `_track_child_process` below; upstream https://github.com/celery/celery/issues/9250
+A second bug of the same kind hits the prefork pool (a prefork worker died at its second
+reconnect in our repeated Redis restart runs): see `_track_child_process` below; upstream https://github.com/celery/celery/issues/9250
 and the open fix https://github.com/celery/celery/pull/10318 (same family, AttributeError).
 
 Remove this module once kombu closes every channel on a failed connection
