@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -16,31 +12,12 @@ import pytest
 
 from relay.beatlease import LEADER_LOCK_ID
 from relay.db import connection
-from tests.support import ROOT, wait_until
+from tests.support import BeatProcess, wait_until
 
 pytestmark = pytest.mark.e2e
 
 PERIOD = 3.0  # OUTBOX_SWEEP_SECONDS for these beats: the outbox-sweep entry's period
 SWEEP = "relay.outbox.sweep"
-
-
-class Beat:
-    def __init__(self, env: dict[str, str], log_path) -> None:
-        self.log_path = log_path
-        self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "relay", "beat", "-l", "INFO"],
-            env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        self._log.close()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:]
 
 
 def _leader_pid() -> int | None:
@@ -83,12 +60,12 @@ def test_standby_beat_takes_over_from_killed_leader_without_running_a_job_twice(
         relay_env, redis_client, tmp_path):
     env = dict(relay_env, OUTBOX_SWEEP_SECONDS=str(PERIOD))
     sent = SentLog(redis_client)
-    beats: list[Beat] = []
+    beats: list[BeatProcess] = []
     try:
         # given two beats, the first of them leading
-        beats.append(Beat(env, tmp_path / "beat-a.log"))
+        beats.append(BeatProcess(env, tmp_path / "beat-a.log"))
         wait_until(_leader_pid, timeout=30, interval=0.2, message="a beat to lead")
-        beats.append(Beat(env, tmp_path / "beat-b.log"))
+        beats.append(BeatProcess(env, tmp_path / "beat-b.log"))
         wait_until(lambda: b"beat: Starting" in beats[1].log_path.read_bytes(), timeout=30,
                    interval=0.2, message="the second beat to start")
         leader = next(b for b in beats if b.proc.pid == _leader_pid())
