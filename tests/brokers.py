@@ -28,8 +28,9 @@ def free_port() -> int:
 
 
 def _start(cmd: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
+    # cwd: a replica's full sync makes the master write dump.rdb into its directory
     return subprocess.Popen(cmd, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
-                            start_new_session=True, env=env)
+                            start_new_session=True, env=env, cwd=log.parent)
 
 
 def _stop(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
