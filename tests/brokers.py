@@ -27,6 +27,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _apt_install(package: str) -> None:
+    """As scripts/lib/common.sh does for the suite's own services: never rely on something
+    installed by hand. (Debian's package also starts its own service; we never use it.)"""
+    if not shutil.which("apt-get"):
+        raise RuntimeError(f"{package} is missing and there is no apt-get: install it")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True, env=env,
+                   capture_output=True)
+
+
 def _start(cmd: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
     # cwd: a replica's full sync makes the master write dump.rdb into its directory
     return subprocess.Popen(cmd, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
@@ -123,7 +134,7 @@ class PrivateRabbit:
 
     def __init__(self, workdir: Path) -> None:
         if not os.path.exists(self.SERVER):
-            raise RuntimeError("rabbitmq-server is missing (apt-get install rabbitmq-server)")
+            _apt_install("rabbitmq-server")
         self.dir = workdir
         self.port, dist = free_port(), free_port()
         (workdir / "rabbitmq.conf").write_text(

@@ -85,8 +85,8 @@ def test_sentinel_override_points_every_relay_service_at_the_sentinels_and_runs_
         env=_compose_env(), cwd=ROOT, timeout=60)
     # then it is valid, with a replica and three Sentinels (a quorum of two)
     assert result.returncode == 0, result.stderr
-    services = dict(s.split(":\n", 1) for s in re.split(r"\n  (?=[\w-]+:\n)",
-                                                          result.stdout.split("\nservices:\n")[1]))
+    body = result.stdout.split("services:\n", 1)[1].split("\nversion:", 1)[0]
+    services = dict(s.strip().split(":\n", 1) for s in re.split(r"\n(?=  [\w-]+:\n)", body))
     for name in ("redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"):
         assert name in services, sorted(services)
     assert "monitor relay redis 6379 2" in services["sentinel-1"]
