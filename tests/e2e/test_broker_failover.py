@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
@@ -40,6 +39,14 @@ def _db_now() -> float:
     return float(now)
 
 
+def _done_count() -> int:
+    with connection() as conn:
+        n = conn.execute("SELECT count(*) AS n FROM canaries WHERE done_at IS NOT NULL"
+                         ).fetchone()["n"]
+        conn.commit()
+    return int(n)
+
+
 def _canaries(ids) -> list[dict]:
     with connection() as conn:
         rows = conn.execute(
@@ -60,7 +67,9 @@ def _run_through_outage(env, start_worker, tmp_path, outage) -> dict:
                                  str(WORK_MS)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
                                 stderr=open(tmp_path / "producer.log", "wb"), text=True)
     try:
-        time.sleep(COUNT / RATE / 3)  # a third of the way into the run
+        # mid-run: once work flows (some canaries done), with most still to come
+        wait_until(lambda: _done_count() >= COUNT // 6, timeout=60, interval=0.2,
+                   message="the first canaries done")
         outage_at = _db_now()
         outage()
         out, _ = producer.communicate(timeout=60)
@@ -91,6 +100,7 @@ def _run_through_outage(env, start_worker, tmp_path, outage) -> dict:
                "longest_stall_s": round(stall, 1),
                "redelivered": sum(r["runs"] - 1 for r in rows)}
     print(figures)
+    assert before and len(after) > COUNT // 2, figures  # the fault came mid-run
     assert stall < RESUME_WITHIN_S, figures
     return figures
 
