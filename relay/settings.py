@@ -242,23 +242,29 @@ def broker_kind(url: str) -> Literal["redis", "sentinel", "amqp"]:
 
 
 def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str | None, int]:
-    """`sentinel://[:pw@]h1:26379;sentinel://h2:26379[/db]` (kombu's form) → the Sentinel
-    addresses, the Redis password (from any part) and the database (default 0)."""
+    """`sentinel://[:pw@]h1:26379[/db];sentinel://h2:26379` (kombu's form) → the Sentinel
+    addresses, the Redis password and the database (default 0). kombu reads the password
+    and database from the first part only, so relay does too and refuses them elsewhere:
+    the outbox's own publish must write to the database the workers read."""
     hosts: list[tuple[str, int]] = []
     password, db = None, 0
-    for part in url.split(";"):
-        parts = urlsplit(part.strip())
+    for i, part in enumerate(p.strip() for p in url.split(";")):
+        parts = urlsplit(part)
         if parts.scheme != "sentinel" or not parts.hostname:
-            raise ValueError(f"every part must be sentinel://host:port, got {part.strip()!r}")
+            raise ValueError(f"every part must be sentinel://host:port, got {part!r}")
         try:
             hosts.append((parts.hostname, parts.port or 26379))
         except ValueError:
-            raise ValueError(f"bad port in {part.strip()!r}") from None
-        password = unquote(parts.password) if parts.password else password
-        if parts.path.strip("/"):
-            if not parts.path.strip("/").isdigit():
-                raise ValueError(f"database must be a number, got {parts.path!r}")
-            db = int(parts.path.strip("/"))
+            raise ValueError(f"bad port in {part!r}") from None
+        path = parts.path.strip("/")
+        if i and (path or parts.password):
+            raise ValueError("put the password and database on the first sentinel:// part"
+                             " only (that is where Celery's transport reads them)")
+        if path and not path.isdigit():
+            raise ValueError(f"database must be a number, got {parts.path!r}")
+        if not i:
+            password = unquote(parts.password) if parts.password else None
+            db = int(path) if path else 0
     return hosts, password, db
 
 

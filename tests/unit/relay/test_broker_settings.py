@@ -61,11 +61,13 @@ def test_bad_broker_urls_are_named(env, value, message):
         load_settings()
 
 
-def test_sentinel_url_gives_every_sentinel_the_password_and_the_database():
+def test_sentinel_url_takes_password_and_database_from_the_first_part_as_kombu_does():
     hosts, password, db = parse_sentinel_url(
-        "sentinel://:s%40cret@h1:26379;sentinel://h2;sentinel://h3:26381/2")
+        "sentinel://:s%40cret@h1:26379/2;sentinel://h2;sentinel://h3:26381")
     assert hosts == [("h1", 26379), ("h2", 26379), ("h3", 26381)]
     assert (password, db) == ("s@cret", 2)
+    with pytest.raises(ValueError, match="first sentinel:// part only"):
+        parse_sentinel_url("sentinel://h1:26379;sentinel://h2:26379/3")
 
 
 def test_a_sentinel_client_asks_the_sentinels_for_the_master():
