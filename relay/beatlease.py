@@ -28,6 +28,7 @@ from celery.beat import Scheduler
 
 from relay.logs import get_logger
 from relay.settings import get_settings
+from relay.status import register_section
 
 log = get_logger(__name__)
 
@@ -141,3 +142,29 @@ class LeaderScheduler(Scheduler):
     @property
     def info(self) -> str:
         return f"leader lease in PostgreSQL ({'leader' if self.lease.held else 'standby'})"
+
+
+def status_section() -> dict:
+    """For `relay status`: which beat holds the lease, since when, and the last run of
+    each scheduled job (from `beat_runs`)."""
+    from relay.db import connection
+
+    with connection() as conn:
+        leader = conn.execute(
+            """SELECT a.application_name AS beat, a.client_addr::text AS address,
+                      a.backend_start AS connected_since
+               FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+               WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s
+                 AND l.database = (SELECT oid FROM pg_database
+                                   WHERE datname = current_database())""",
+            (LEADER_LOCK_ID >> 32, LEADER_LOCK_ID & 0xFFFFFFFF)).fetchone()
+        runs = conn.execute("SELECT name, last_run_at FROM beat_runs ORDER BY name").fetchall()
+        conn.commit()
+    return {"leader": None if leader is None else {
+                "beat": leader["beat"], "address": leader["address"],
+                "connected_since": leader["connected_since"].isoformat(timespec="seconds")},
+            "last_runs": {r["name"]: r["last_run_at"].isoformat(timespec="seconds")
+                          for r in runs}}
+
+
+register_section("beat", status_section)
