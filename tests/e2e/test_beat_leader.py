@@ -98,3 +98,21 @@ def test_standby_beat_takes_over_from_killed_leader_without_running_a_job_twice(
     print(f"takeover {took_over_s:.1f} s; sweep gaps {[round(g, 2) for g in gaps]}")
     assert took_over_s < 60
     assert min(gaps) > PERIOD - 0.5, f"a job ran twice in one period: gaps {gaps}"
+
+
+def test_status_names_the_leading_beat_and_each_jobs_last_run(relay_env, tmp_path):
+    from tests.support import run_cli
+
+    def status() -> dict:
+        result = run_cli(["status", "--json"], relay_env)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    beat = BeatProcess(dict(relay_env, OUTBOX_SWEEP_SECONDS="1"), tmp_path / "beat.log")
+    try:
+        wait_until(_leader_pid, timeout=30, interval=0.2, message="the beat to lead")
+        doc = wait_until(lambda: (d := status())["beat"]["last_runs"].get("outbox-sweep")
+                         and d, timeout=30, interval=0.5, message="a sweep recorded")
+    finally:
+        beat.kill()
+    assert doc["beat"]["leader"]["beat"].endswith(f":{beat.proc.pid}")
