@@ -190,6 +190,8 @@ def test_max_per_second_throttles_the_campaign(env, start_worker, standins, tmp_
         audience(tmp_path, [customer(i) for i in range(120)]))
     wait_until(lambda: len(standins["smtp"].messages()) == 120, timeout=20, message="all sent")
     times = sorted(m.received_at for m in standins["smtp"].messages())
-    # 120 at 40/s, the bucket holding one second's tokens: 40 at once, then 40 a second
-    assert times[-1] - times[0] >= 1.8, times[-1] - times[0]
-    assert sum(1 for t in times if t - times[0] < 1.0) <= 80
+    # 120 at 40/s, the bucket holding one second's tokens: 40 at once, then 40 a second,
+    # so the last batch is granted 2 s after the first (the first arrives a little after
+    # its grant; unthrottled, 120 sends take well under 0.5 s here)
+    assert times[-1] - times[0] >= 1.4, times[-1] - times[0]
+    assert sum(1 for t in times if t - times[0] < 0.5) <= 60
