@@ -195,3 +195,24 @@ def test_max_per_second_throttles_the_campaign(env, start_worker, standins, tmp_
     # its grant; unthrottled, 120 sends take well under 0.5 s here)
     assert times[-1] - times[0] >= 1.4, times[-1] - times[0]
     assert sum(1 for t in times if t - times[0] < 0.5) <= 60
+
+
+def test_messages_the_broker_lost_are_republished_by_the_sweep_in_batches(
+        env, start_worker, standins, tmp_path, redis_client):
+    from relay import outbox
+    from relay.brokerinfo import queue_depth
+
+    create(env, tmp_path, "lost")
+    cli(env, "campaign", "start", "lost", "--audience",
+        audience(tmp_path, [customer(i) for i in range(450)]))
+    # given: Redis lost every message (no worker was running)
+    redis_client.delete("notify.promotions")
+    # when: the sweep finds the committed, unfinished rows (lease 0 here)
+    assert outbox.sweep(lease_s=0, queue_depth=queue_depth) == 450
+    # then: 450 ids travel in 3 messages of at most 200, and all are sent once
+    assert queue_depth("notify.promotions") == 3
+    start_worker("notify.promotions", concurrency=2, env=env)
+    wait_until(lambda: show(env, "lost")["recipients"]["sent"] == 450, timeout=30,
+               message="all sent")
+    mails = Counter(m.message["To"] for m in standins["smtp"].messages())
+    assert len(mails) == 450 and set(mails.values()) == {1}
