@@ -107,7 +107,9 @@ def _parse(items: Sequence[Item], start: int, stop: int) -> list:
 def _record_batches(events: list, batch: int, report: Callable[..., None],
                     campaign_id: str | None = None) -> None:
     for start in range(0, len(events), batch):
-        intake = record_order_events(events[start:start + batch], campaign_id=campaign_id)
+        chunk = events[start:start + batch]
+        intake = (record_order_events(chunk, campaign_id=campaign_id) if campaign_id
+                  else record_order_events(chunk))
         report(intake.events, intake.new_events, intake.duplicates,
                len(intake.notifications), intake.by_state(), intake.suppressed_by_reason())
 
