@@ -4,8 +4,9 @@ baseline (imported by bench_notify.py; the baseline's worker imports it as
 
 1. baseline: a plain Celery app and task (below) that renders the same promotion email
    with relay's templates and sends it over a kept-alive SMTP connection, one message per
-   task, no database — N tasks queued, then one worker process per core (threads) drains
-   them; rate = N / (last accepted - first accepted) at the SMTP stand-in;
+   task, no database — N tasks queued, then one worker process per core (threads, at the
+   promotions worker's niceness) drains them; rate = N / (last accepted - first
+   accepted) at the SMTP stand-in;
 2. relay: `campaigns.service.create` + `start` (the audience recorded by the bulk intake,
    one worker per core) while the workers run as scripts/run lays them out, and order
    events arrive at --order-rate during the whole campaign; promotions/s from the rows'
@@ -103,7 +104,8 @@ def run_baseline(bench, n: int) -> dict:
     for k in range(os.cpu_count() or 1):
         log = open(ROOT / ".relay" / f"bench-baseline-{k}.log", "wb")
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "notify_campaign:baseline", "worker",
+            ["nice", "-n", str(bench.args.promo_nice),
+             sys.executable, "-m", "celery", "-A", "notify_campaign:baseline", "worker",
              "-Q", BASELINE_QUEUE, "-P", "threads", "-c", str(bench.args.baseline_threads),
              "-n", f"bench-baseline-{k}-{run}@bench", "--without-mingle", "--without-gossip",
              "-l", "WARNING"], cwd=ROOT / "scripts",
@@ -143,8 +145,9 @@ def run_relay(bench, n: int) -> dict:
     cid = f"bench-{bench.run}"
     service.create({"id": cid, "name": "Black Friday", "subject": "40% off",
                     "url": "https://shop.example/bf", "brand": "acme"})
-    promo = bench.workers[-1].pid
-    mem0, cpu0 = rss_mb(promo), cpu_seconds(promo)
+    promos = bench.workers[bench.args.processes:]   # after the transactional workers
+    promo = promos[0].pid
+    mem0, cpu0 = rss_mb(promo), sum(cpu_seconds(p.pid) for p in promos)
     tag = bench.run + "c"
     stop = threading.Event()
     orders_sent = [0]
@@ -163,7 +166,8 @@ def run_relay(bench, n: int) -> dict:
 
     feeder = threading.Thread(target=orders, daemon=True)
     started = time.perf_counter()
-    feeder.start()
+    if bench.args.order_rate > 0:
+        feeder.start()
     result = service.start(cid, [_audience_line(i) for i in range(n)])
     intake_s = time.perf_counter() - started
     assert result.new_events == n, result
@@ -175,8 +179,9 @@ def run_relay(bench, n: int) -> dict:
         time.sleep(0.5)
     total_s = time.perf_counter() - started
     stop.set()
-    feeder.join()
-    cpu = cpu_seconds(promo) - cpu0
+    if feeder.is_alive():
+        feeder.join()
+    cpu = sum(cpu_seconds(p.pid) for p in promos) - cpu0
     mem1 = rss_mb(promo)
     with connection() as conn:
         span = conn.execute(
@@ -201,7 +206,8 @@ def campaign(bench) -> None:
     lat = ours["lat"]
     bench.rows += [
         ("campaign: recipients", f"{n:,}"),
-        (f"baseline (plain Celery, {base['layout']}): emails/s", f"{base['rate']:,.0f}"),
+        (f"baseline (plain Celery, {base['layout']}, nice {bench.args.promo_nice}): emails/s",
+         f"{base['rate']:,.0f}"),
         ("baseline: worker CPU per email (ms)", f"{base['cpu_ms']:.2f}"),
         ("relay campaign: promotions/s (first→last sent)", f"{ours['rate']:,.0f}"),
         ("relay / baseline ratio", f"{ours['rate'] / base['rate']:.2f}"),
@@ -209,7 +215,7 @@ def campaign(bench) -> None:
          f"{ours['intake_s']:.1f} / {ours['total_s']:.1f}"),
         ("relay: sent rows / emails at the stand-in (incl. order mail)",
          f"{ours['sent_rows']:,} / {ours['at_standin']:,}"),
-        ("relay: promotions worker CPU per promotion (ms)", f"{ours['cpu_ms']:.2f}"),
+        ("relay: promotions workers' CPU per promotion (ms)", f"{ours['cpu_ms']:.2f}"),
         ("relay: promotions worker RSS start → end (MB)",
          f"{ours['mem'][0]:.0f} → {ours['mem'][1]:.0f}"),
         (f"during the campaign: order events at {bench.args.order_rate:.0f}/s",

@@ -103,6 +103,8 @@ def test_start_sends_each_recipient_exactly_once_with_opt_out_and_quiet_hours_pe
                                  "suppressed": 1, "failed": 0}
     assert doc["suppressed_by_reason"] == {"opted_out": 1}
     assert doc["waiting_quiet_hours"] == 1 and doc["audience"] == 303
+    text = cli(env, "campaign", "show", "spring").stdout
+    assert "sent 301" in text and "pending 1" in text and "opted_out" in text
     with connection() as conn:   # every send recorded: one attempt per message
         n = conn.execute("""SELECT count(*) AS n FROM attempts a JOIN notifications n
                             ON n.id = a.entity_id WHERE n.campaign_id = 'spring'
