@@ -5,6 +5,7 @@ the stand-ins."""
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -190,13 +191,12 @@ def test_max_per_second_throttles_the_campaign(env, start_worker, standins, tmp_
     create(env, tmp_path, "slow", max_per_second=40)
     cli(env, "campaign", "start", "slow", "--audience",
         audience(tmp_path, [customer(i) for i in range(120)]))
+    recorded = time.time()   # the first tokens are taken after this (give or take 0.3 s)
     wait_until(lambda: len(standins["smtp"].messages()) == 120, timeout=20, message="all sent")
-    times = sorted(m.received_at for m in standins["smtp"].messages())
+    last = max(m.received_at for m in standins["smtp"].messages())
     # 120 at 40/s, the bucket holding one second's tokens: 40 at once, then 40 a second,
-    # so the last batch is granted 2 s after the first (the first arrives a little after
-    # its grant; unthrottled, 120 sends take well under 0.5 s here)
-    assert times[-1] - times[0] >= 1.4, times[-1] - times[0]
-    assert sum(1 for t in times if t - times[0] < 0.5) <= 60
+    # so the last 40 are granted 2 s after the first (unthrottled: ~0.3 s here)
+    assert last - recorded >= 1.7, last - recorded
 
 
 def test_messages_the_broker_lost_are_republished_by_the_sweep_in_batches(
