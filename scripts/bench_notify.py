@@ -2,6 +2,7 @@
 
     scripts/bench notify [--intake 20000] [--steady-seconds 30] [--rate 100]
                          [--promotions 100000] [--orders 10000] [--order-rate 100]
+    scripts/bench notify --campaign 100000 [--order-rate 100] [--promo-processes 1]
 
 Needs DATABASE_URL / REDIS_URL (scripts/bench provides private ones). Creates a throwaway
 database on that server, starts the SMTP/SMS/push stand-ins (one process each) with 20 ms
@@ -16,6 +17,9 @@ measures:
 2. event→sent p50/p99 (sent_at - received_at) at a steady --rate events/s;
 3. --promotions queued at once, then --orders order events at --order-rate while the
    promotions drain: transactional p50/p99 during the burst, and total drain time.
+
+With --campaign N only the campaign phase runs (scripts/notify_campaign.py): N promotions
+as a campaign beside a plain Celery baseline sending the same email one per task.
 """
 
 from __future__ import annotations
