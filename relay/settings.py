@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = Field("json", alias="LOG_FORMAT")
     db_pool_max: int = Field(10, alias="DB_POOL_MAX", ge=1)
     metrics_port: int = Field(0, alias="METRICS_PORT", ge=0, le=65535)
+    # personal data in finished rows is blanked this many days after they finished
+    pii_retention_days: float = Field(30, alias="PII_RETENTION_DAYS", gt=0, le=3650)
 
     @field_validator("database_url")
     @classmethod
