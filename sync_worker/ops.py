@@ -6,7 +6,14 @@ from __future__ import annotations
 from relay import bootstrap, deadletters
 from relay.db import connection
 from relay.status import register_section
-from sync_worker import policy, reconcile, service, store
+from sync_worker import (  # noqa: F401  (profile_ops registers on import)
+    policy,
+    profile_ops,
+    profile_store,
+    reconcile,
+    service,
+    store,
+)
 from sync_worker.runtime import runtime
 
 
@@ -14,12 +21,14 @@ def status_section() -> dict:
     rt = runtime()
     with connection() as conn:
         counts = store.counts_by_state(conn)
+        profile_counts = profile_store.counts_by_state(conn)
         last = reconcile.last_run(conn)
         conn.commit()
     return {
         "breaker": rt.breaker.snapshot(),
         "rate_limit": rt.bucket.snapshot(),
         "email_changes": counts,
+        "profile_changes": profile_counts,
         "reconciliation": last,
     }
 

@@ -36,3 +36,18 @@ HOLDINGS: tuple[Holding, ...] = (
             "while open; PII_RETENTION_DAYS after they are resolved "
             "(DEAD_LETTER_RETENTION_DAYS deletes the row)"),
 )
+
+
+_registered: list[Holding] = []
+
+
+def register(holding: Holding) -> None:
+    """A feature's own table with personal data."""
+    _registered.append(holding)
+
+
+def holdings() -> tuple[Holding, ...]:
+    from relay.bootstrap import load_features
+
+    load_features()
+    return (*HOLDINGS, *_registered)

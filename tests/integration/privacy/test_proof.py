@@ -21,7 +21,7 @@ from relay import deadletters, telemetry
 from relay.privacy import retention
 from relay.settings import get_settings, reset_settings_cache
 from relay.standins import sentry, webhook
-from sync_worker import enqueue_email_change, service
+from sync_worker import enqueue_email_change, enqueue_profile_change, profile_service, service
 from sync_worker.reconcile import reconcile
 from tests.integration.notifications.conftest import drain, event
 from tests.integration.privacy.scan import (
@@ -33,12 +33,17 @@ from tests.integration.privacy.scan import (
 )
 from tests.support import run_cli
 
+# needles: a token of every email and the last name, the phone's national number, the
+# first name
 A = {"id": "C-A", "old": "c1@example.com", "new": "ana.arroyo@example.com",
-     "phone": "+34600000111", "needles": ["arroyo", "600000111"]}
+     "phone": "+34600000111", "first": "Amparo", "last": "Arroyo",
+     "needles": ["arroyo", "600000111", "amparo"]}
 B = {"id": "C-B", "old": "c2@example.com", "new": "bea.bravo@example.com",
-     "phone": "+34600000222", "needles": ["bravo", "600000222"]}
+     "phone": "+34600000222", "first": "Berenguela", "last": "Bravo",
+     "needles": ["bravo", "600000222", "berenguela"]}
 C = {"id": "C-C", "old": "c3@example.com", "new": "cruz.castillo@example.com",
-     "phone": "+34600000333", "needles": ["castillo", "600000333"]}
+     "phone": "+34600000333", "first": "Casilda", "last": "Castillo",
+     "needles": ["castillo", "600000333", "casilda"]}
 
 # Tables no customer path writes to, and why.
 UNFILLED = {"schema_migrations": "migrations", "canaries": "relay canary probes only",
@@ -87,6 +92,15 @@ def _change(person: dict, current: str, new: str):
                                 request_id=f"ticket-{uuid.uuid4().hex[:10]}")
 
 
+def _profile(person: dict):
+    return enqueue_profile_change(
+        person["id"], person["new"], "acme", "ES",
+        {"phone": person["phone"], "first_name": person["first"], "last_name": person["last"],
+         "address": {"line1": f"Calle {person['last']} 1", "city": "Madrid",
+                     "postal_code": "28013", "country": "ES"}},
+        requested_by="agent-7")
+
+
 def _fill(wired, homeria, sync_rt) -> None:
     # email changes: A and B synced; B's second change meets no customer (open dead
     # letter); A's likewise, discarded by on-call
@@ -94,6 +108,7 @@ def _fill(wired, homeria, sync_rt) -> None:
     for person in (A, B):
         first = _change(person, person["old"], person["new"])
         assert service.deliver(first.change_id) == "synced"
+        assert profile_service.deliver(_profile(person).change_id) == "synced"
         ghost = _change(person, f"ghost.{person['needles'][0]}@example.com",
                         f"other.{person['needles'][0]}@example.com")
         assert service.deliver(ghost.change_id) == "dead"
@@ -111,6 +126,7 @@ def _fill(wired, homeria, sync_rt) -> None:
     drain()
     # C: work still open
     _change(C, C["old"], C["new"])   # never delivered: pending
+    _profile(C)                        # waits behind it
     wired["sms"].faults.update(error_rate=1.0, error_status=503)
     record_order_event(_order(C, ["sms"]))
     drain()
@@ -120,7 +136,7 @@ def _fill(wired, homeria, sync_rt) -> None:
 def _hits_outside_open_work(hits: list[dict]) -> list[dict]:
     def open_row(hit: dict) -> bool:
         row = hit["row"]
-        if hit["table"] == "email_changes":
+        if hit["table"] in ("email_changes", "profile_changes"):
             return row["state"] in ("pending", "in_flight")
         if hit["table"] == "order_events":
             return row["redacted_at"] is None and row["customer_id"] == C["id"]
@@ -152,6 +168,7 @@ def test_erasure_and_retention_leave_no_personal_data_and_reports_unchanged(
     outcome = json.loads(erased.stdout)
     assert outcome["complete"] and outcome["erased"]["dead_letters_discarded"] == 1
     assert outcome["erased"]["inbox"] == 1 and outcome["erased"]["sla_breaches"] == 1
+    assert outcome["erased"]["profile_changes"] == 1
     # ... then nothing of B is left anywhere
     assert database_hits(B["needles"]) == []
     exported = run_cli(["privacy", "export", "--customer-id", B["id"], "--brand", "acme",
@@ -163,13 +180,16 @@ def test_erasure_and_retention_leave_no_personal_data_and_reports_unchanged(
 
     # when retention runs as if PII_RETENTION_DAYS had passed
     done = retention.run(now=datetime.now(UTC) + timedelta(days=31))
-    # A's two changes (B's are erased already; C's is open), A's inbox message
+    # A's two email changes and profile change (B's are erased already; C's are open),
+    # A's inbox message
     assert done.redacted["email_changes"] == 2 and done.redacted["inbox"] == 1
+    assert done.redacted["profile_changes"] == 1
 
     # then A's data is gone, C's open work keeps its data (and only there)
     assert database_hits(A["needles"]) == []
     c_hits = database_hits(C["needles"])
-    assert {h["table"] for h in c_hits} == {"email_changes", "order_events"}
+    assert {h["table"] for h in c_hits} == {"email_changes", "profile_changes",
+                                            "order_events"}
     assert _hits_outside_open_work(c_hits) == []
     # nothing of anyone in the logs, Redis or Sentry
     assert captured_logs.lines and captured_logs.hits(everyone) == []
