@@ -36,6 +36,8 @@ from sync_worker.service import EARLY_TOLERANCE_S, _update_breaker
 
 log = get_logger(__name__)
 
+# answers Homeria keeps under a key for 30 days (contracts/homeria.md, Idempotency)
+PERMANENT_STATUSES = frozenset({400, 404, 409, 422})
 _KEYS = uuid.UUID("5f0c7c55-52d2-4c8e-9a43-6b1f3d0e7a11")   # namespace of re-delivery keys
 
 
@@ -221,18 +223,21 @@ def _dead(tx, claim: Claim, row: dict, reason: str, result: SendResult, last: di
 
 
 def replay(tx, change_id: uuid.UUID) -> None:
-    """Dead-letter replayer: pending again, waiting its turn per customer, delivered under
-    a fresh Idempotency-Key (Homeria answers a key's first 404/422 again for 30 days) with
-    the same frozen fields."""
+    """Dead-letter replayer: pending again, waiting its turn per customer, with the same
+    frozen fields. After a permanent answer it goes under a fresh Idempotency-Key (Homeria
+    answers a key's first 404/422 again for 30 days); after giving up on transient
+    failures it keeps its key (one of those requests may have been applied: Homeria then
+    answers the kept 200 and applies nothing twice)."""
     slot = profile_store.lock_customer_of(tx, change_id)
     row = profile_store.get(tx.conn, change_id)
     if slot is None or row is None:
         raise NotFound(f"profile change {change_id} does not exist")
     if row["state"] != "dead":
         return
+    spent = row["last_status_code"] in PERMANENT_STATUSES
     profile_store.update(tx, change_id, state="pending", finished_at=None, claim_token=None,
                          claimed_until=None, failures=0, first_failure_at=None,
-                         delivery=row["delivery"] + 1)
+                         delivery=row["delivery"] + (1 if spent else 0))
     if not outbox.reopen(tx, change_id):
         raise NotFound(f"profile change {change_id} has no outbox row to reopen")
     if slot["active_change"] is None:

@@ -160,6 +160,21 @@ def test_the_cli_queues_a_profile_change_and_names_bad_fields(relay_env):
     assert row["changes"] == {"phone": "+34600000123", "last_name": None, "address": ADDRESS}
     bad = run_cli([*base, "--phone", "+3412"], relay_env)
     assert bad.returncode == 2 and "changes.phone" in bad.stderr
-    nothing = run_cli(base, relay_env)
-    assert nothing.returncode == 2 and "changes" in nothing.stderr
     assert table_count("profile_changes") == 1
+
+
+def test_a_change_that_gave_up_on_timeouts_is_replayed_under_its_own_key(sync_rt, homeria):
+    # given a change dead after transient failures (its give-up age reached at once)
+    homeria.faults.update(error_rate=1.0, error_status=503)
+    cid = _profile(first_name="Ana")
+    with connection() as conn:   # it has been failing for two days
+        conn.execute("UPDATE profile_changes SET first_failure_at = now() - interval '2 days'"
+                     " WHERE id = %s", (cid,))
+        conn.commit()
+    assert profile_service.deliver(cid) == "dead"
+    homeria.faults.reset()
+    (letter,) = deadletters.find()
+    assert letter["reason"] == "max_age"
+    deadletters.replay([letter["id"]], by="oncall")
+    assert profile_service.deliver(cid) == "synced"
+    assert {r.headers["Idempotency-Key"] for r in _posts(homeria)} == {str(cid)}
