@@ -22,7 +22,8 @@ _SHOWN = ("id", "state", "customer_id", "brand", "country", "request_id", "reque
 @sync_app.command("show")
 def show_cmd(change_id: str = typer.Argument(..., metavar="CHANGE_ID"),
              as_json: bool = typer.Option(False, "--json")) -> None:
-    """One email change: its state, what carried it, and every attempt (emails masked)."""
+    """One email or profile change: its state, what carried it, and every attempt (emails
+    masked; for a profile change the fields it sets, not their values)."""
     settings()
     try:
         cid = uuid.UUID(change_id)
@@ -31,17 +32,25 @@ def show_cmd(change_id: str = typer.Argument(..., metavar="CHANGE_ID"),
     from relay import attempts
     from relay.db import connection
     from relay.logs import mask_email
-    from sync_worker import store
+    from sync_worker import profile_store, store
 
     with connection() as conn:
         row = store.get(conn, cid)
-        history = attempts.history(conn, cid) if row else []
+        profile = None if row else profile_store.get(conn, cid)
+        history = attempts.history(conn, cid) if row or profile else []
         conn.commit()
-    if row is None:
-        raise NotFound(f"no email change {change_id}")
-    doc = {k: row[k] for k in _SHOWN}
-    doc["current_email"] = mask_email(row["current_email"])
-    doc["new_email"] = mask_email(row["new_email"])
+    if row is None and profile is None:
+        raise NotFound(f"no email or profile change {change_id}")
+    if profile is not None:   # which fields, never their values
+        doc = {"kind": "profile_change", **{k: profile[k] for k in _SHOWN if k in profile}}
+        doc["email"] = mask_email(profile["sent_email"] or profile["email"])
+        doc["fields"] = sorted(profile_store.as_json(
+            profile["sent_changes"] or profile["changes"]) or {})
+        doc["delivery"] = profile["delivery"]
+    else:
+        doc = {k: row[k] for k in _SHOWN}
+        doc["current_email"] = mask_email(row["current_email"])
+        doc["new_email"] = mask_email(row["new_email"])
     doc["attempts"] = history
     if as_json:
         emit_json(doc)

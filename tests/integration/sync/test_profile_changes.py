@@ -178,3 +178,18 @@ def test_a_change_that_gave_up_on_timeouts_is_replayed_under_its_own_key(sync_rt
     deadletters.replay([letter["id"]], by="oncall")
     assert profile_service.deliver(cid) == "synced"
     assert {r.headers["Idempotency-Key"] for r in _posts(homeria)} == {str(cid)}
+
+
+def test_sync_show_names_the_fields_of_a_profile_change_not_their_values(sync_rt, homeria,
+                                                                         relay_env):
+    from tests.support import run_cli
+
+    cid = _profile(phone="+34600000123", last_name="Ruiz")
+    assert profile_service.deliver(cid) == "synced"
+    result = run_cli(["sync", "show", str(cid), "--json"], relay_env)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["kind"] == "profile_change" and doc["state"] == "synced"
+    assert doc["fields"] == ["last_name", "phone"] and doc["email"] == "c***@example.com"
+    assert "Ruiz" not in result.stdout and "600000123" not in result.stdout
+    assert [a["outcome"] for a in doc["attempts"]] == ["synced"]
