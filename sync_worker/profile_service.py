@@ -29,6 +29,7 @@ from sync_worker import profile_store, store
 from sync_worker.breaker import Permit
 from sync_worker.client import SendResult
 from sync_worker.errors import Outcome, retry_delay
+from sync_worker.payload import delivery_key
 from sync_worker.policy import CLAIM_LEASE_SECONDS, MAX_TOKEN_WAIT_SECONDS
 from sync_worker.profile_models import merge, wire_body
 from sync_worker.runtime import runtime
@@ -36,17 +37,13 @@ from sync_worker.service import EARLY_TOLERANCE_S, _update_breaker
 
 log = get_logger(__name__)
 
-# answers Homeria keeps under a key for 30 days (contracts/homeria.md, Idempotency)
-PERMANENT_STATUSES = frozenset({400, 404, 409, 422})
-_KEYS = uuid.UUID("5f0c7c55-52d2-4c8e-9a43-6b1f3d0e7a11")   # namespace of re-delivery keys
 
 
 def idempotency_key(change_id: uuid.UUID, delivery: int) -> str:
     """The change id for its first delivery; a key derived from (id, n) for the n-th
-    deliberate re-delivery: stable across retries of that delivery, new for the next."""
-    if delivery == 0:
-        return str(change_id)
-    return str(uuid.uuid5(_KEYS, f"{change_id}/{delivery}"))
+    deliberate re-delivery: stable across retries of that delivery, new for the next
+    (the same derivation as email changes: payload.delivery_key)."""
+    return str(delivery_key(change_id, delivery))
 
 
 @dataclass(frozen=True)
@@ -180,7 +177,8 @@ def record(claim: Claim, result: SendResult, started: datetime) -> str:
         attempts.record(tx.conn, kind=profile_store.KIND, entity_id=claim.change_id,
                         started_at=started, outcome=str(result.outcome),
                         latency_ms=round(result.latency_ms, 2), status_code=result.status_code,
-                        detail=result.detail or result.reason)
+                        detail=result.detail or result.reason,
+                        idempotency_key=claim.idempotency_key)
         row = profile_store.get(tx.conn, claim.change_id)
         if row["claim_token"] != claim.token:
             return "claim_lost"
@@ -234,7 +232,8 @@ def replay(tx, change_id: uuid.UUID) -> None:
         raise NotFound(f"profile change {change_id} does not exist")
     if row["state"] != "dead":
         return
-    spent = row["last_status_code"] in PERMANENT_STATUSES
+    spent = store.key_holds_permanent_answer(tx, change_id,
+                                             delivery_key(change_id, row["delivery"]))
     profile_store.update(tx, change_id, state="pending", finished_at=None, claim_token=None,
                          claimed_until=None, failures=0, first_failure_at=None,
                          delivery=row["delivery"] + (1 if spent else 0))
