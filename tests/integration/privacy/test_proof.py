@@ -18,7 +18,7 @@ import pytest
 from notifications import reports, sla
 from notifications.producer import record_order_event
 from relay import deadletters, telemetry
-from relay.privacy import retention
+from relay.privacy import catalog, retention
 from relay.settings import get_settings, reset_settings_cache
 from relay.standins import sentry, webhook
 from sync_worker import enqueue_email_change, enqueue_profile_change, profile_service, service
@@ -154,7 +154,11 @@ def test_erasure_and_retention_leave_no_personal_data_and_reports_unchanged(
     empty = [t for t, n in counts.items() if n == 0 and t not in UNFILLED]
     assert not empty, f"tables the test did not fill: {empty}"
     everyone = A["needles"] + B["needles"] + C["needles"]
-    assert {h["needle"] for h in database_hits(everyone)} == set(everyone)
+    before = database_hits(everyone)
+    assert {h["needle"] for h in before} == set(everyone)
+    # every table found holding personal data is in the catalogue retention and erasure
+    # follow (and the README's table)
+    assert {h["table"] for h in before} <= {h.table for h in catalog.holdings()}
     now = datetime.now(UTC)
     period = (now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1),
               now + timedelta(hours=1))
