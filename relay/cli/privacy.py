@@ -45,7 +45,7 @@ def erase_cmd(customer_id: str = _CUSTOMER, brand: str = _BRAND, country: str = 
         typer.confirm(f"Erase all personal data of customer {subject.customer_id} "
                       f"({subject.brand}/{subject.country})? This cannot be undone",
                       abort=True, err=True)
-    result = erase(subject, by=by or getpass.getuser(), why=why)
+    result = erase(subject, by=by or _login(), why=why)
     if as_json:
         emit_json(result.as_dict())
     else:
@@ -54,6 +54,13 @@ def erase_cmd(customer_id: str = _CUSTOMER, brand: str = _BRAND, country: str = 
     if not result.complete:
         raise RelayError(f"{result.kept_open} row(s) of work in flight keep their data until "
                          "they finish; run the same command again in a few minutes")
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except OSError:   # no login name in this environment (a container without a passwd entry)
+        return "cli"
 
 
 @privacy_app.command("export")

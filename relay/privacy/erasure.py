@@ -68,7 +68,7 @@ def erase(subject: Subject, *, by: str, why: str | None = None) -> Erasure:
     from relay.bootstrap import load_features
 
     load_features()
-    pseudonym = f"erased-{uuid.uuid4().hex[:16]}"
+    pseudonym = f"erased-{uuid.uuid4().hex[:16]}"   # one per erasure
     result = Erasure(erased={}, entity_ids=[], pseudonym=pseudonym)
     params = {**subject.key, "pseudonym": pseudonym, "by": by}
     with transaction() as tx:
@@ -141,12 +141,10 @@ def _email_changes(tx: Tx, params: dict, result: Erasure) -> None:
             WHERE {_KEY} AND state NOT IN ('pending', 'in_flight') RETURNING id""", params)]
     _count(result, "email_changes", len(ids))
     result.entity_ids.extend(ids)
-    still_open = tx.execute(f"SELECT count(*) AS n FROM email_changes WHERE {_KEY}",
-                            params).fetchone()["n"]
-    result.kept_open += still_open
-    if not still_open:
-        tx.execute(f"DELETE FROM email_change_customers WHERE {_KEY} AND active_change IS NULL",
-                   params)
+    # The customer's slot row (ids only, no contact data) stays: a producer of the same
+    # customer may be waiting for its lock right now, and must find it when it gets it.
+    result.kept_open += tx.execute(f"SELECT count(*) AS n FROM email_changes WHERE {_KEY}",
+                                   params).fetchone()["n"]
 
 
 def _dead_letters_and_attempts(tx: Tx, params: dict, result: Erasure) -> None:

@@ -19,7 +19,7 @@ from notifications import reports, sla
 from notifications.producer import record_order_event
 from relay import deadletters, telemetry
 from relay.privacy import catalog, retention
-from relay.settings import get_settings, reset_settings_cache
+from relay.settings import reset_settings_cache
 from relay.standins import sentry, webhook
 from sync_worker import enqueue_email_change, enqueue_profile_change, profile_service, service
 from sync_worker.reconcile import reconcile
@@ -65,19 +65,26 @@ def captured_logs():
 @pytest.fixture
 def sentry_ingest(monkeypatch):
     """Sentry and the on-call webhook pointed at stand-ins: both are places data could leak
-    to, and the webhook's alert windows are one more table to fill."""
+    to, and the webhook's alert windows are one more table to fill.
+
+    Sentry runs with relay's own scrubbing hooks (telemetry.scrub_event/scrub_breadcrumb)
+    but without its integrations: the Celery one patches Celery for the rest of this
+    process (every later message would carry Sentry headers)."""
     import sentry_sdk
 
     with sentry.serve() as ingest, webhook.serve() as hook:
-        monkeypatch.setenv("SENTRY_DSN", f"http://publickey@127.0.0.1:{ingest.port}/1")
         monkeypatch.setenv("ONCALL_WEBHOOK_URL", hook.url)
         reset_settings_cache()
-        telemetry.init_sentry(get_settings(), "privacy-test")
+        sentry_sdk.init(dsn=f"http://publickey@127.0.0.1:{ingest.port}/1",
+                        before_send=telemetry.scrub_event,
+                        before_breadcrumb=telemetry.scrub_breadcrumb,
+                        default_integrations=False, auto_enabling_integrations=False,
+                        include_local_variables=False, traces_sample_rate=0.0)
         ingest.hook = hook
         yield ingest
         sentry_sdk.get_client().flush(timeout=5)
-        sentry_sdk.init()   # off again for the rest of the session
-        monkeypatch.setattr(telemetry, "_initialised_for", None)
+        # off again for the rest of the session (an init with defaults would patch Celery)
+        sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
         reset_settings_cache()
 
 
