@@ -8,6 +8,8 @@ from relay.privacy import access, catalog, erasure, retention
 from sync_worker import profile_service, profile_store
 
 deadletters.register_replayer(profile_store.KIND, profile_service.replay)
+deadletters.register_states(profile_store.KIND, "profile_changes",
+                            delivered=("synced", "superseded"))
 
 _REDACT = "email = NULL, changes = NULL, sent_email = NULL, sent_changes = NULL"
 
