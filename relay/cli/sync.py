@@ -9,7 +9,7 @@ from rich.table import Table
 
 from relay.cli import app
 from relay.cli.common import console, emit_json, settings
-from relay.errors import InvalidInput, NotFound
+from relay.errors import InvalidInput
 
 sync_app = typer.Typer(help="Email sync to Homeria.", no_args_is_help=True)
 app.add_typer(sync_app, name="sync")
@@ -32,30 +32,24 @@ def show_cmd(change_id: str = typer.Argument(..., metavar="CHANGE_ID"),
     from relay import attempts
     from relay.db import connection
     from relay.logs import mask_email
-    from sync_worker import profile_store, store
+    from sync_worker import store
     from sync_worker.payload import delivery_key
+    from sync_worker.profile_ops import change_details
 
     with connection() as conn:
         row = store.get(conn, cid)
-        profile = None if row else profile_store.get(conn, cid)
-        history = attempts.history(conn, cid) if row or profile else []
+        history = attempts.history(conn, cid) if row else []
         conn.commit()
-    if row is None and profile is None:
-        raise NotFound(f"no email or profile change {change_id}")
-    if profile is not None:   # which fields, never their values
-        doc = {"kind": "profile_change", **{k: profile[k] for k in _SHOWN if k in profile}}
-        doc["idempotency_key"] = str(delivery_key(profile["id"], profile["delivery"]))
-        doc["email"] = mask_email(profile["sent_email"] or profile["email"])
-        doc["fields"] = sorted(profile_store.as_json(
-            profile["sent_changes"] or profile["changes"]) or {})
-        doc["delivery"] = profile["delivery"]
+    if row is None:   # a profile change, or nothing
+        doc = change_details(cid)
+        history = doc["attempts"]
     else:
         doc = {k: row[k] for k in _SHOWN}
         # the key the next (or last) request goes under: the change id, or a replay's own key
         doc["idempotency_key"] = str(delivery_key(row["id"], row["delivery"]))
         doc["current_email"] = mask_email(row["current_email"])
         doc["new_email"] = mask_email(row["new_email"])
-    doc["attempts"] = history
+        doc["attempts"] = history
     if as_json:
         emit_json(doc)
         return
