@@ -47,7 +47,8 @@ C = {"id": "C-C", "old": "c3@example.com", "new": "cruz.castillo@example.com",
 
 # Tables no customer path writes to, and why.
 UNFILLED = {"schema_migrations": "migrations", "canaries": "relay canary probes only",
-            "privacy_erasures": "written by the erasure below"}
+            "privacy_erasures": "written by the erasure below",
+            "queue_watch": "the stall watchdog's per-queue view: queue names, times, counts"}
 
 
 @pytest.fixture
