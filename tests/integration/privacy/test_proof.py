@@ -48,7 +48,10 @@ C = {"id": "C-C", "old": "c3@example.com", "new": "cruz.castillo@example.com",
 # Tables no customer path writes to, and why.
 UNFILLED = {"schema_migrations": "migrations", "canaries": "relay canary probes only",
             "privacy_erasures": "written by the erasure below",
-            "queue_watch": "the stall watchdog's per-queue view: queue names, times, counts"}
+            "queue_watch": "the stall watchdog's per-queue view: queue names, times, counts",
+            # the HTTP API's (branch api): hashed keys, and which key submitted which ids
+            "api_keys": "HTTP API keys, stored hashed",
+            "api_submissions": "key names and the change/order ids each key submitted"}
 
 
 @pytest.fixture
