@@ -49,6 +49,7 @@ C = {"id": "C-C", "old": "c3@example.com", "new": "cruz.castillo@example.com",
 UNFILLED = {"schema_migrations": "migrations", "canaries": "relay canary probes only",
             "privacy_erasures": "written by the erasure below",
             "queue_watch": "the stall watchdog's per-queue view: queue names, times, counts",
+            "beat_runs": "when each beat entry last ran, and which beat sent it",
             # the HTTP API's (branch api): hashed keys, and which key submitted which ids
             "api_keys": "HTTP API keys, stored hashed",
             "api_submissions": "key names and the change/order ids each key submitted"}
