@@ -207,7 +207,7 @@ def parse_event(doc: dict | OrderEvent, where: str | None = None) -> OrderEvent:
     else:
         return event
     if where:
-        raise InvalidInput(f"{where}: {error.field}", error.message) from None
+        raise error.prefixed(where) from None
     raise error from None
 
 

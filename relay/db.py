@@ -66,11 +66,22 @@ def get_pool() -> ConnectionPool:
                 max_size=settings.db_pool_max,
                 kwargs={"row_factory": dict_row, "application_name": "relay"},
                 configure=_configure,
+                timeout=settings.db_pool_timeout_seconds,
                 open=True,
                 name="relay",
             )
             _pool_pid = os.getpid()
     return _pool
+
+
+def _after_fork_in_child() -> None:
+    """A fork from a threaded process (the API's bulk intake forks from a request thread)
+    copies this lock in whatever state another thread left it; the child needs its own."""
+    global _pool_lock
+    _pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def close_pool() -> None:

@@ -105,6 +105,14 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = Field("json", alias="LOG_FORMAT")
     db_pool_max: int = Field(10, alias="DB_POOL_MAX", ge=1)
     metrics_port: int = Field(0, alias="METRICS_PORT", ge=0, le=65535)
+    db_pool_timeout_seconds: float = Field(30, alias="DB_POOL_TIMEOUT_SECONDS", gt=0)
+
+    # The HTTP API (`relay serve`, relay/api): see README "HTTP API".
+    api_host: str = Field("127.0.0.1", alias="API_HOST", min_length=1)
+    api_port: int = Field(8080, alias="API_PORT", ge=1, le=65535)
+    api_workers: int = Field(2, alias="API_WORKERS", ge=1, le=64)
+    api_max_body_bytes: int = Field(32 * 1024 * 1024, alias="API_MAX_BODY_BYTES", ge=1024)
+    api_rate_limit_rps: float = Field(300, alias="API_RATE_LIMIT_RPS", ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -23,7 +23,7 @@ from relay.cli import app
 from relay.cli.common import console, emit_json, err_console, settings
 from relay.deadletters import Filters, parse_duration
 from relay.errors import InvalidInput
-from relay.logs import scrub, scrub_value
+from relay.logs import scrub
 
 dlq_app = typer.Typer(help="Dead letters: see what failed and why, replay or discard it.",
                       no_args_is_help=True)
@@ -268,10 +268,7 @@ def _report(verb, results, selected, dry_run, who, elapsed, as_json) -> None:
     for r in results:
         counts[r.outcome] = counts.get(r.outcome, 0) + 1
     if as_json:
-        emit_json(scrub_value({"action": verb, "dry_run": dry_run, "by": who,
-                               "selected": len(selected), "counts": counts,
-                               "elapsed_s": round(elapsed, 3),
-                               "results": [r.as_dict() for r in results]}))
+        emit_json(deadletters.summary(verb, results, selected, dry_run, who, elapsed))
         return
     if not selected:
         console.print(f"no open dead letters match; nothing to {verb}")

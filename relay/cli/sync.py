@@ -9,15 +9,10 @@ from rich.table import Table
 
 from relay.cli import app
 from relay.cli.common import console, emit_json, settings
-from relay.errors import InvalidInput, NotFound
+from relay.errors import InvalidInput
 
 sync_app = typer.Typer(help="Email sync to Homeria.", no_args_is_help=True)
 app.add_typer(sync_app, name="sync")
-
-_SHOWN = ("id", "state", "customer_id", "brand", "country", "request_id", "requested_by",
-          "requested_at", "carried_by", "carried_count", "failures", "last_outcome",
-          "last_status_code", "customer_ref", "synced_at", "finished_at")
-
 
 @sync_app.command("show")
 def show_cmd(change_id: str = typer.Argument(..., metavar="CHANGE_ID"),
@@ -28,21 +23,10 @@ def show_cmd(change_id: str = typer.Argument(..., metavar="CHANGE_ID"),
         cid = uuid.UUID(change_id)
     except ValueError:
         raise InvalidInput("CHANGE_ID", "not a UUID") from None
-    from relay import attempts
-    from relay.db import connection
-    from relay.logs import mask_email
-    from sync_worker import store
+    from sync_worker.ops import change_details
 
-    with connection() as conn:
-        row = store.get(conn, cid)
-        history = attempts.history(conn, cid) if row else []
-        conn.commit()
-    if row is None:
-        raise NotFound(f"no email change {change_id}")
-    doc = {k: row[k] for k in _SHOWN}
-    doc["current_email"] = mask_email(row["current_email"])
-    doc["new_email"] = mask_email(row["new_email"])
-    doc["attempts"] = history
+    doc = change_details(cid)
+    history = doc["attempts"]
     if as_json:
         emit_json(doc)
         return

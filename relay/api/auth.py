@@ -1,0 +1,52 @@
+"""Authentication and scopes for every route: `Depends(require_scope("read"))`.
+
+No key, a malformed header, or an unknown/revoked key → 401 (with `WWW-Authenticate:
+Bearer`); a valid key without the scope → 403; over the key's rate → 429 with
+`Retry-After`. All before the endpoint runs, so none of them writes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from relay import apikeys
+from relay.api import ratelimit
+from relay.api.problems import Problem
+from relay.apikeys import Principal
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>`; "
+                     "create keys with `relay api-keys create NAME --scope …`")
+
+
+def authenticated(
+        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+    if credentials is None:
+        raise Problem(401, "send an API key: Authorization: Bearer <key>",
+                      headers={"WWW-Authenticate": "Bearer"})
+    principal = apikeys.authenticate(credentials.credentials)
+    if principal is None:
+        raise Problem(401, "unknown or revoked API key",
+                      headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    wait = ratelimit.retry_after(principal.name)
+    if wait is not None:
+        raise Problem(429, f"rate limit of this API key exceeded; retry in {wait} s",
+                      headers={"Retry-After": str(wait)})
+    return principal
+
+
+def require_scope(*scopes: str) -> Callable[..., Principal]:
+    """A dependency returning the caller's Principal if its key has one of `scopes`
+    (`read` is part of `operate`)."""
+    needed = " or ".join(scopes)
+
+    def check(principal: Principal = Depends(authenticated)) -> Principal:
+        if not any(principal.may(s) for s in scopes):
+            raise Problem(403, f"this API key has scope {principal.scope!r}; this needs "
+                               f"{needed}")
+        return principal
+
+    check.__name__ = f"require_{'_or_'.join(scopes)}"
+    return check
