@@ -71,6 +71,8 @@ def test_scripts_run_brings_everything_up_and_stops_cleanly(relay_env, tmp_path)
         assert "demo email changes: {" in output and "'synced'" in output, output[-3000:]
         assert "'pending'" not in output.split("demo email changes:")[1].splitlines()[0]
         assert "demo notifications: {" in output and "'sent'" in output
+        # the HTTP API's printed curl example works as pasted
+        _printed_curl_example_is_accepted(output)
     finally:
         # Ctrl-C, as a person would
         if proc.poll() is None:
@@ -82,3 +84,16 @@ def test_scripts_run_brings_everything_up_and_stops_cleanly(relay_env, tmp_path)
             raise
     wait_until(lambda: not _group_alive(proc.pid), timeout=30,
                message="every process started by scripts/run to exit")
+
+
+def _printed_curl_example_is_accepted(output: str) -> None:
+    import re
+
+    block = output[output.index("HTTP API:"):]
+    block = block[:block.index("\n\n")]
+    command = re.sub(r"\\\n\s*", " ", block[block.index("curl"):])
+    command = command.replace("\n", " ")
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert '"change_id"' in result.stdout, result.stdout

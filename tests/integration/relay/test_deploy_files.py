@@ -75,3 +75,16 @@ def test_promotions_run_at_a_lower_cpu_priority_than_order_updates(compose_confi
     shares = {s.split(":", 1)[0]: re.search(r"cpu_shares: (\d+)", s) for s in services}
     assert shares["worker-transactional"] is None  # the default weight, 1024
     assert int(shares["worker-promotions"].group(1)) < 1024
+
+
+def test_compose_runs_the_http_api_with_a_health_check(compose_config):
+    services = re.split(r"\n  (?=[\w-]+:\n)", compose_config)
+    api = next(s for s in services if s.startswith("api:"))
+    assert "- serve" in api and "healthcheck:" in api and "/readyz" in api
+    assert "API_WORKERS:" in api
+
+
+def test_scripts_run_starts_the_http_api_and_prints_a_curl_example():
+    script = (ROOT / "scripts" / "run").read_text()
+    assert re.search(r"^spawn api relay serve --port", script, re.MULTILINE)
+    assert "curl -sS -X POST http://127.0.0.1:$API_PORT/v1/email-changes" in script
