@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
@@ -143,7 +143,8 @@ def _record(items: list, principal: Principal) -> dict:
 
 @router.get("/orders/{order_id}", summary="An order's timeline (= relay orders show --json)",
             responses=errors(401, 403, 404, 429, 503))
-def get_order(order_id: str, principal: Principal = Depends(reader)):
+def get_order(order_id: str = Path(max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$"),
+              principal: Principal = Depends(reader)):
     from notifications.ops import order_timeline
 
     if principal.scope == "produce" and not submissions.owns(
