@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     api_workers: int = Field(2, alias="API_WORKERS", ge=1, le=64)
     api_max_body_bytes: int = Field(32 * 1024 * 1024, alias="API_MAX_BODY_BYTES", ge=1024)
     api_rate_limit_rps: float = Field(300, alias="API_RATE_LIMIT_RPS", ge=0)
+    # a notification whose every channel keeps failing transiently is retried this long
+    notify_give_up_seconds: float = Field(86400, alias="NOTIFY_GIVE_UP_SECONDS", gt=0,
+                                         allow_inf_nan=False)
 
     @field_validator("database_url")
     @classmethod

@@ -31,7 +31,7 @@ def status_section() -> dict:
 
 SHOWN = ("id", "state", "customer_id", "brand", "country", "request_id", "requested_by",
          "requested_at", "carried_by", "carried_count", "failures", "last_outcome",
-         "last_status_code", "customer_ref", "synced_at", "finished_at")
+         "last_status_code", "customer_ref", "synced_at", "finished_at", "delivery")
 
 
 def change_details(change_id: uuid.UUID, *, masked: bool = True) -> dict:
@@ -43,7 +43,11 @@ def change_details(change_id: uuid.UUID, *, masked: bool = True) -> dict:
         conn.commit()
     if row is None:
         raise NotFound(f"no email change {change_id}")
+    from sync_worker.payload import delivery_key
+
     doc = {k: row[k] for k in SHOWN}
+    # the key the next (or last) request goes under: the change id, or a replay's own key
+    doc["idempotency_key"] = str(delivery_key(row["id"], row["delivery"]))
     mask = mask_email if masked else (lambda e: e)
     doc["current_email"] = mask(row["current_email"])
     doc["new_email"] = mask(row["new_email"])
