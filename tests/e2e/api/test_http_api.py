@@ -75,7 +75,7 @@ def test_an_email_change_sent_over_http_reaches_homeria(api_with_sync, homeria):
 
 def test_keys_scopes_and_revocation(start_api):
     api = start_api()
-    producer, reader, operator = (api.key("p", "produce"), api.key("r", "read"),
+    producer, reader, operator = (api.key("p", "produce"), api.key("r", "read", cli=True),
                                   api.key("o", "operate"))
     # no key, or an unknown one: 401 with a Bearer challenge
     for key in (None, "relay_not-a-key"):
