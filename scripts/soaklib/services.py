@@ -130,12 +130,14 @@ class Managed:
         self.expect_exit = False     # the soak killed it: not an unexpected exit
         self.restarts = 0
         self.started_at = 0.0
+        self.log_offset = 0
         self.next_start = 0.0
         self.backoff = 1.0
 
     def start(self) -> None:
         self.started_at = time.monotonic()
         with open(self.log_path, "ab") as log:
+            self.log_offset = log.tell()
             self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -149,7 +151,9 @@ class Managed:
     def last_error(self) -> str:
         """The most telling line of its log tail (Celery's 'Unrecoverable error: …')."""
         try:
-            tail = self.log_path.read_bytes()[-20000:].decode("utf-8", "replace").splitlines()
+            with open(self.log_path, "rb") as log:   # this life's lines only, at most 1 MB
+                log.seek(max(self.log_offset, log.seek(0, os.SEEK_END) - 1_000_000))
+                tail = log.read().decode("utf-8", "replace").splitlines()
         except OSError:
             return "no log"
         for marker in ("Unrecoverable error", "Error", "error"):
