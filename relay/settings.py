@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = Field("json", alias="LOG_FORMAT")
     db_pool_max: int = Field(10, alias="DB_POOL_MAX", ge=1)
     metrics_port: int = Field(0, alias="METRICS_PORT", ge=0, le=65535)
+    # a notification whose every channel keeps failing transiently is retried this long
+    notify_give_up_seconds: float = Field(86400, alias="NOTIFY_GIVE_UP_SECONDS", gt=0,
+                                         allow_inf_nan=False)
 
     @field_validator("database_url")
     @classmethod

@@ -16,7 +16,7 @@ app.add_typer(sync_app, name="sync")
 
 _SHOWN = ("id", "state", "customer_id", "brand", "country", "request_id", "requested_by",
           "requested_at", "carried_by", "carried_count", "failures", "last_outcome",
-          "last_status_code", "customer_ref", "synced_at", "finished_at")
+          "last_status_code", "customer_ref", "synced_at", "finished_at", "delivery")
 
 
 @sync_app.command("show")
@@ -32,6 +32,7 @@ def show_cmd(change_id: str = typer.Argument(..., metavar="CHANGE_ID"),
     from relay.db import connection
     from relay.logs import mask_email
     from sync_worker import store
+    from sync_worker.payload import delivery_key
 
     with connection() as conn:
         row = store.get(conn, cid)
@@ -40,6 +41,8 @@ def show_cmd(change_id: str = typer.Argument(..., metavar="CHANGE_ID"),
     if row is None:
         raise NotFound(f"no email change {change_id}")
     doc = {k: row[k] for k in _SHOWN}
+    # the key the next (or last) request goes under: the change id, or a replay's own key
+    doc["idempotency_key"] = str(delivery_key(row["id"], row["delivery"]))
     doc["current_email"] = mask_email(row["current_email"])
     doc["new_email"] = mask_email(row["new_email"])
     doc["attempts"] = history
@@ -50,13 +53,13 @@ def show_cmd(change_id: str = typer.Argument(..., metavar="CHANGE_ID"),
         if key != "attempts":
             console.print(f"[bold]{key:>16}[/bold]  {value if value is not None else '-'}")
     table = Table(title="Attempts", show_edge=False)
-    for col in ("started", "status", "outcome", "latency ms", "detail"):
-        table.add_column(col)
+    for col in ("started", "status", "outcome", "latency ms", "detail", "idempotency key"):
+        table.add_column(col, no_wrap=col == "idempotency key")
     for a in history:
         table.add_row(a["started_at"].isoformat(timespec="milliseconds"),
                       str(a["status_code"] or "-"), a["outcome"],
                       f"{a['latency_ms']:.1f}" if a["latency_ms"] is not None else "-",
-                      a["detail"] or "")
+                      a["detail"] or "", a["idempotency_key"] or "-")
     console.print(table)
 
 
