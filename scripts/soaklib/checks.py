@@ -93,8 +93,8 @@ def email_changes(produced: list[Change], applied: list[Mapping],
     spans: dict[str, list[tuple[int, int, str]]] = {}   # customer -> (from, to, id) applied
     strays = []
     for body in applied:
-        start = place.get(str(body["current_email"]).lower())
-        end = place.get(str(body["new_email"]).lower())
+        start = place.get(str(body.get("current_email")).lower())
+        end = place.get(str(body.get("new_email")).lower())
         if start is None or end is None or start[0] != end[0]:
             strays.append(str(body["change_id"]))
             continue

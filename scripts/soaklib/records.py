@@ -12,13 +12,14 @@ SLA breaches in the last 1 s") counts unnamed ones.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 
 import requests
 
 from soaklib.checks import Alert, Delivery
 
-TIMEOUT = (3, 10)
+TIMEOUT = (3, 10)   # control calls: one small JSON document each way
 
 
 def _loopback(url: str) -> str:
@@ -27,10 +28,21 @@ def _loopback(url: str) -> str:
     return url
 
 
-def get_json(url: str):
-    response = requests.get(_loopback(url), timeout=TIMEOUT, allow_redirects=False)
-    response.raise_for_status()
-    return response.json() if response.content else None
+def get_json(url: str, read_timeout: float = 10, attempts: int = 1):
+    """GET a stand-in's JSON. The SMTP sink parses every message it holds for
+    /_control/messages, which takes seconds on a busy 2-core host: the final reads
+    allow a long `read_timeout` and a few `attempts`."""
+    for attempt in range(attempts):
+        try:
+            response = requests.get(_loopback(url), timeout=(3, read_timeout),
+                                    allow_redirects=False)
+            response.raise_for_status()
+            return response.json() if response.content else None
+        except requests.RequestException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(2)
+    return None
 
 
 def post_json(url: str, doc) -> tuple[int, str]:

@@ -45,6 +45,10 @@ class Seen:
     event_notes: dict[str, str] = field(default_factory=dict)
 
 
+def _read(url: str):
+    return records.get_json(url, read_timeout=120, attempts=3)
+
+
 def collect(database_url: str, urls: dict[str, str], run: str) -> Seen:
     with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
         rows = {name: conn.execute(sql).fetchall() for name, sql in QUERIES.items()}
@@ -61,12 +65,13 @@ def collect(database_url: str, urls: dict[str, str], run: str) -> Seen:
     seen.event_notes = {i: "relay: " + note for i, note in rows["event_notes"]}
     seen.delay_events = [Event(event, "delay_notice", deadline)
                          for event, deadline in rows["delay_events"]]
-    seen.applied = records.get_json(f"{urls['homeria']}/_control/applied")
+    seen.applied = _read(f"{urls['homeria']}/_control/applied")
     attributed = records.attribute(
-        run, records.get_json(f"{urls['smtp_http']}/_control/messages"),
-        records.get_json(f"{urls['sms']}/_control/messages"),
-        records.get_json(f"{urls['push']}/_control/messages"), events_of)
+        run, _read(f"{urls['smtp_http']}/_control/messages"),
+        _read(f"{urls['sms']}/_control/messages"),
+        _read(f"{urls['push']}/_control/messages"), events_of)
     seen.deliveries, seen.unattributed = attributed.deliveries, attributed.unattributed
-    seen.alerts = records.breach_alerts(records.get_json(f"{urls['webhook']}/_control/posts"),
+    seen.alerts = records.breach_alerts(
+        _read(f"{urls['webhook']}/_control/posts"),
                                         events_of)
     return seen
