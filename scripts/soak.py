@@ -305,7 +305,7 @@ class Soak:
         assert self.traffic is not None and self.pg is not None
         seen = collect(self.pg.url, self.urls, self.run)
         t = self.traffic
-        events = [*t.events, *seen.delay_events]
+        events = [*t.events, *checks.delay_notices(t.events, seen.delay_events)]
         return [
             *checks.email_changes(t.changes, seen.applied, seen.change_dead_letters,
                                   seen.change_notes),

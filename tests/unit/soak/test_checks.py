@@ -162,3 +162,17 @@ def test_process_exits_faults_and_producers_fail_when_they_should():
     assert not checks.faults_applied({"a": None, "b": "400 unknown fault setting"}).ok
     assert checks.producers([], {"OperationalError": 3}).ok
     assert not checks.producers(["soak-1-change-4"], {}).ok
+
+
+def test_a_delay_notice_fares_as_its_event():
+    events = [Event("ok", "shipped", 1.0), Event("hopeless", "packed", 1.0, "dead_letter")]
+    notices = [Event("delay:ok", "delay_notice", 2.0), Event("delay:hopeless", "delay_notice", 2.0)]
+    assert [n.expect for n in checks.delay_notices(events, notices)] == ["sent", "dead_letter"]
+    # so a dead-lettered notice for the hopeless customer is no failure, for the other one it is
+    dead = checks.notifications([*events, *checks.delay_notices(events, notices)],
+                                [Delivery("ok", "email", 1.0)], {},
+                                {"hopeless": "all_channels_failed",
+                                 "delay:hopeless": "all_channels_failed",
+                                 "delay:ok": "all_channels_failed"})[1]
+    assert dead.failures == ["1 notifications dead-lettered although every failure was "
+                             "transient: delay:ok [all_channels_failed]"]
