@@ -337,7 +337,7 @@ class Soak:
     def teardown(self, keep_logs: bool) -> None:
         if self.traffic is not None:
             self.traffic.stop()
-        self.supervisor.stop_all()
+        self.supervisor.stop_all(timeout=10)
         with contextlib.suppress(Exception):   # the pool may never have opened
             from relay.db import close_pool
 
@@ -362,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     def on_term(*_):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C stops the run even when started where SIGINT was ignored (a background job)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     soak = Soak(args)
     code = 1
     try:
