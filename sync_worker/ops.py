@@ -26,4 +26,5 @@ def status_section() -> dict:
 
 register_section("homeria", status_section)
 deadletters.register_replayer(store.KIND, service.replay)
+deadletters.register_states(store.KIND, "email_changes", delivered=("synced", "superseded"))
 bootstrap.config_check(policy.get_policy)
