@@ -174,7 +174,8 @@ def _message(line: str) -> str:
 
 
 class Supervisor:
-    """Restarts a process that exits, with backoff, as scripts/run's supervisor does, and
+    """Restarts a process that exits, with backoff (1 s doubling to 30 s, back to 1 s after
+    a minute alive), as scripts/lib/supervise does for scripts/run, and
     records every exit the soak did not cause: those are failures of their own."""
 
     def __init__(self) -> None:
@@ -218,7 +219,7 @@ class Supervisor:
                 self.unexpected.setdefault(proc.name, []).append(
                     f"exit {code}: {proc.last_error()}")
                 proc.next_start = now + proc.backoff
-                proc.backoff = min(proc.backoff * 2, 10.0)
+                proc.backoff = min(proc.backoff * 2, 30.0)
             proc.proc = None
             proc.expect_exit = False
         if now >= proc.next_start:
