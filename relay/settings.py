@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(32 * 1024 * 1024, alias="API_MAX_BODY_BYTES", ge=1024)
     api_rate_limit_rps: float = Field(300, alias="API_RATE_LIMIT_RPS", ge=0)
 
+    # The operations console (relay/console): the nav's link to Flower; unset: no link.
+    flower_url: str | None = Field(None, alias="FLOWER_URL")
+
     @field_validator("database_url")
     @classmethod
     def _pg_url(cls, v: str) -> str:
@@ -152,6 +155,15 @@ class Settings(BaseSettings):
     @classmethod
     def _webhook_url(cls, v: str | None) -> str | None:
         return None if v is None else require_secure_url(v, "ONCALL_WEBHOOK_URL")
+
+    @field_validator("flower_url", mode="before")
+    @classmethod
+    def _flower_url(cls, v):
+        if isinstance(v, str) and not v.strip():
+            return None
+        if v is not None and urlsplit(v).scheme not in {"http", "https"}:
+            raise ValueError("must be an http:// or https:// URL")
+        return v
 
     @field_validator("smtp_url")
     @classmethod
