@@ -42,7 +42,8 @@ def require_scope(*scopes: str) -> Callable[..., Principal]:
     (`read` is part of `operate`)."""
     needed = " or ".join(scopes)
 
-    def check(principal: Principal = Depends(authenticated)) -> Principal:
+    async def check(principal: Principal = Depends(authenticated)) -> Principal:
+        # async: no I/O here, so no second hop through the thread pool
         if not any(principal.may(s) for s in scopes):
             raise Problem(403, f"this API key has scope {principal.scope!r}; this needs "
                                f"{needed}")
