@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from notifications.producer import KIND, TASKS, TRANSACTIONAL_QUEUE
 from relay import alerts, metrics, outbox
-from relay.db import Tx
+from relay.db import Tx, transaction
 from relay.logs import get_logger
 
 log = get_logger(__name__)
@@ -48,13 +48,13 @@ def claim_breaches(tx: Tx, notification_ids: list[uuid.UUID], now: datetime) -> 
     rows = tx.execute(
         """INSERT INTO sla_breaches (event_id, notification_id, customer_id, order_id,
                                      event_type, channel, brand, country, deadline,
-                                     breached_at)
+                                     breached_at, alert_tried_at)
            SELECT event_id, id, customer_id, order_id, event_type, channel, brand, country,
-                  deadline, %s
+                  deadline, %s, %s
            FROM notifications WHERE id = ANY(%s) AND event_type <> 'delay_notice'
            ORDER BY customer_id, deadline
            ON CONFLICT (event_id) DO NOTHING RETURNING *""",
-        (now, notification_ids)).fetchall()
+        (now, now, notification_ids)).fetchall()
     return sorted(rows, key=lambda r: (r["customer_id"], r["deadline"]))
 
 
@@ -76,10 +76,7 @@ def notice_event_id(event_id: str) -> str:
 def send_notice(tx: Tx, breach: dict, now: datetime, sla_s: float) -> tuple[str | None, str | None]:
     """Create and publish the delay notice; returns (channel, None) or (None, why not)."""
     skipped = _why_not(tx, breach, now)
-    channels = [] if skipped else [
-        r["channel"] for r in tx.execute(
-            """SELECT channel, state FROM notifications WHERE event_id = %s ORDER BY rank""",
-            (breach["event_id"],)) if r["state"] not in _NOT_WORKING]
+    channels = [] if skipped else _notice_channels(tx, breach["event_id"])
     if not skipped and not channels:
         skipped = "no_working_channel"
     if not skipped:
@@ -92,6 +89,16 @@ def send_notice(tx: Tx, breach: dict, now: datetime, sla_s: float) -> tuple[str 
         return None, skipped
     metrics.sla_delay_notices_total.labels(channels[0]).inc()
     return channels[0], None
+
+
+def _notice_channels(tx: Tx, event_id: str) -> list[str]:
+    """The event's channels that have not failed, in order; for a dead-lettered event
+    (every channel failed) the failed ones: the notice is another message, and a failure
+    of one message (a template, a provider's bad hour) need not be one of the next."""
+    rows = tx.execute("SELECT channel, state FROM notifications WHERE event_id = %s"
+                      " ORDER BY rank", (event_id,)).fetchall()
+    working = [r["channel"] for r in rows if r["state"] not in _NOT_WORKING]
+    return working or [r["channel"] for r in rows if r["state"] == "failed"]
 
 
 def _why_not(tx: Tx, breach: dict, now: datetime) -> str | None:
@@ -163,21 +170,26 @@ def escalate(tx: Tx, breach: dict, now: datetime, after: int) -> int | None:
     return int(row["n"])
 
 
-def alert_breach(breach: dict, outcome: Outcome, cfg) -> None:
+def alert_breach(breach: dict, outcome: Outcome, cfg) -> str:
     """After commit: the breach alert (one post per burst, then a summary by event type)
-    and, when it escalated, the follow-up alert."""
+    and, when it escalated, the follow-up alert. The breach row is marked `alerted_at`
+    once the post is done (or counted into the burst summary, or logged with no webhook
+    set); a failed post leaves it for the next check to post again."""
     hours = cfg.sla_s / 3600
     notice = (f"delay notice sent via {outcome.delay_channel}" if outcome.delay_channel
               else f"no delay notice ({outcome.delay_skipped})")
-    alerts.alert(
+    posted = alerts.alert(
         "sla.breach", "Order notification SLA breached",
         f"{breach['event_type']} for order {breach['order_id']} is still unsent "
         f"{hours:g} h after the event ({breach['channel']}, {breach['brand']}/"
         f"{breach['country']}); {notice}.", "error",
         {"event_type": breach["event_type"], "channel": breach["channel"],
          "brand": breach["brand"], "country": breach["country"],
-         "order_id": breach["order_id"], "notification_id": str(breach["notification_id"])},
+         "order_id": breach["order_id"], "notification_id": str(breach["notification_id"]),
+         "breach": breach["event_id"]},
         label=breach["event_type"], noun="SLA breaches")
+    if posted != "failed":
+        _mark_alerted(breach["event_id"])
     if outcome.escalated:
         alerts.alert(
             "sla.escalation", "Customer needs a personal follow-up",
@@ -186,3 +198,13 @@ def alert_breach(breach: dict, outcome: Outcome, cfg) -> None:
             "Flagged in sla_escalations.", "error",
             {"customer_id": breach["customer_id"], "brand": breach["brand"],
              "breaches": outcome.escalated}, label=breach["brand"], noun="escalations")
+    return posted
+
+
+def _mark_alerted(event_id: str) -> None:
+    try:
+        with transaction() as tx:
+            tx.execute("UPDATE sla_breaches SET alerted_at = now() WHERE event_id = %s",
+                       (event_id,))
+    except Exception as exc:  # the alert went out; at worst the next check repeats it
+        log.warning("sla.breach_alert_unmarked", error=repr(exc))

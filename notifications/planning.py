@@ -10,6 +10,8 @@ place:
   `no_contact_for_channel`); the first usable channel is `pending`, the other usable
   ones wait as `standby` fallbacks. Every event yields at least one row.
 - `after_transient(...)`: retry this channel, or give up on it and fall back now.
+- `after_every_channel(...)`: every channel failed transiently — go round them again
+  after a jittered backoff, or give up at NOTIFY_GIVE_UP_SECONDS.
 """
 
 from __future__ import annotations
@@ -45,11 +47,18 @@ def has_contact(customer: Customer, channel: str) -> bool:
     return channel == "inapp"  # the inbox needs only the customer id
 
 
+# The order confirmation is the customer's receipt (in the EU the trader must confirm a
+# distance contract on a durable medium): a later stage never makes it stale. Only the
+# shipping stages after it supersede one another.
+NEVER_SUPERSEDED = frozenset({EventType.ORDER_CONFIRMED})
+
+
 def is_superseded(event: OrderEvent, others: Iterable[tuple[str, datetime]]) -> bool:
-    """True when the same order already has a later stage that happened no earlier than
-    this event: telling the customer "packed" after "delivered" only confuses."""
+    """True when the same order already has a later shipping stage that happened no
+    earlier than this event: telling the customer "packed" after "delivered" only
+    confuses. The one home of the rule: single and bulk intake both call it."""
     stage = STAGES.get(event.type)
-    if stage is None:
+    if stage is None or event.type in NEVER_SUPERSEDED:
         return False
     for other_type, other_at in others:
         other_stage = STAGES.get(EventType(other_type))
@@ -95,7 +104,7 @@ def plan(event: OrderEvent, now: datetime, *, superseded: bool = False) -> list[
 # -- after a failed attempt ------------------------------------------------------------
 @dataclass(frozen=True)
 class Step:
-    action: str          # "retry" | "fallback"
+    action: str          # "retry" | "fallback" | "next_round" | "give_up"
     delay_s: float = 0.0
     reason: str = ""
 
@@ -126,3 +135,33 @@ def after_transient(*, attempts: int, active_since: datetime, now: datetime,
     if transactional and retry_at >= deadline:
         return Step("fallback", reason="deadline_at_risk")
     return Step("retry", delay_s=delay, reason="transient")
+
+
+# The reasons `after_transient` gives up a channel for: the provider may well come back.
+# A channel that failed with any other reason (a permanent error) stays out of later rounds.
+TRANSIENT_FALLBACKS = frozenset({"attempts_exhausted", "channel_budget_exhausted",
+                                 "deadline_at_risk"})
+WAITING_OUT = "waiting_out"
+
+
+def after_every_channel(*, round_: int, first_created: datetime, now: datetime,
+                        give_up_s: float, policy: RetryPolicy,
+                        retry_after: float | None = None,
+                        rng: random.Random | None = None) -> Step:
+    """Every channel still in play failed transiently: an outage, not a bad message.
+
+    Wait it out rather than dead-letter: start round `round_` (1 = the first repeat) over
+    the same channels, in the customer's order, after a backoff drawn uniformly from
+    0..min(max, base * 2^(round-1)) ("full jitter": after a shared outage the retries of
+    every notification in flight spread out instead of arriving together). Give up
+    (`max_age`) once the notification is `give_up_s` old; the last round starts no later
+    than that moment.
+    """
+    age = (now - first_created).total_seconds()
+    if age >= give_up_s:
+        return Step("give_up", reason="max_age")
+    ceiling = min(policy.max_s, policy.base_s * 2 ** max(0, round_ - 1))
+    delay = (rng or random).uniform(0.0, ceiling)
+    if retry_after is not None:
+        delay = max(delay, min(max(retry_after, 0.0), policy.max_s))
+    return Step("next_round", delay_s=min(delay, give_up_s - age), reason=WAITING_OUT)

@@ -11,6 +11,7 @@ benchmark can change them per process.
 | NOTIFY_CHANNEL_BUDGET_SECONDS | time one channel may spend retrying before fallback | 600 |
 | NOTIFY_RETRY_BASE_SECONDS | first retry delay (doubles per attempt, jittered) | 5 |
 | NOTIFY_RETRY_MAX_SECONDS | cap of one retry delay | 300 |
+| NOTIFY_GIVE_UP_SECONDS | age that ends waiting out an outage of every channel | 86400 |
 | NOTIFY_CLAIM_SECONDS | how long a worker owns a row it is sending | 45 |
 | PROMO_YIELD_MAX_SECONDS | longest a promotion waits for queued order updates | 3 |
 | PROMO_QUIET_HOURS | local hours with no promotions, "21-8"; "off" disables | 21-8 |
@@ -20,6 +21,7 @@ benchmark can change them per process.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -65,6 +67,8 @@ def positive_number(name: str, raw: str, cast=float):
         value = cast(raw)
     except ValueError:
         raise ConfigurationError(f"{name} is invalid: not a number: {raw!r}") from None
+    if not math.isfinite(value):
+        raise ConfigurationError(f"{name} is invalid: must be a finite number")
     if value <= 0:
         raise ConfigurationError(f"{name} is invalid: must be > 0")
     return value
@@ -85,6 +89,13 @@ def retry_policy() -> RetryPolicy:
         base_s=_number("NOTIFY_RETRY_BASE_SECONDS"),
         max_s=_number("NOTIFY_RETRY_MAX_SECONDS"),
     )
+
+
+def give_up_seconds() -> float:
+    """NOTIFY_GIVE_UP_SECONDS: a settings field (validated with the others at start-up)."""
+    from relay.settings import get_settings
+
+    return float(get_settings().notify_give_up_seconds)
 
 
 def claim_seconds() -> float:

@@ -14,7 +14,13 @@ transaction, record the outcome — so a redelivered or duplicated message never
                                    is spent or the retry would reach the deadline
                        permanent / budget spent → failed, and the next standby channel of
                                    the event is activated and published at once; none
-                                   left → dead letter (`all_channels_failed` / `max_age`)
+                                   left → the channels that failed only transiently go
+                                   back to standby and the next round starts with the
+                                   first after a jittered backoff (an outage of every
+                                   provider is waited out, `waiting`), until the event
+                                   is NOTIFY_GIVE_UP_SECONDS old (dead letter `max_age`);
+                                   every channel failed permanently → dead letter
+                                   (`all_channels_failed`)
 
 A worker that dies mid-send leaves `sending` with a claim that expires; the outbox sweep
 republishes after its lease and the next worker reclaims it. Only in that case (provider
@@ -79,7 +85,7 @@ class Claim:
 
 def deliver(notification_id: uuid.UUID) -> str:
     """Process one delivery of a notification message; returns the outcome for logs/tests:
-    sent | retry | fallback | dead_letter | duplicate | busy | parked | expired | ..."""
+    sent | retry | fallback | waiting | dead_letter | duplicate | busy | parked | ..."""
     claim = _claim(notification_id)
     if isinstance(claim, str):
         return claim
@@ -304,35 +310,78 @@ def _failed(claim: Claim, error: ChannelError, started: datetime, clock: float) 
 
 def _give_up(tx: Tx, notification_id: uuid.UUID, row: dict, reason: str,
              error: ChannelError) -> str:
-    """This channel is done for; activate the next standby channel now, or dead-letter."""
+    """This channel is done for now: activate the next standby channel at once; when
+    none is left, go round the transiently failed channels again (waiting out an outage),
+    or dead-letter."""
     tx.execute(
         """UPDATE notifications SET state = 'failed', reason = %s, last_error = %s,
                   claim_token = NULL, claimed_until = NULL, updated_at = now() WHERE id = %s""",
         (reason, f"{error.reason} {error.detail}".strip()[:500], notification_id))
     current = outbox.get(tx.conn, notification_id)
     outbox.complete(tx, notification_id)
+    # already late: a fallback keeps its place in line on the expedite queue
+    expedite = bool(current and current["queue"] == EXPEDITE_QUEUE)
     nxt = tx.execute(
         """SELECT id, channel, queue FROM notifications WHERE event_id = %s AND state = 'standby'
            ORDER BY rank LIMIT 1 FOR UPDATE""", (row["event_id"],)).fetchone()
     if nxt is not None:
-        tx.execute(
-            """UPDATE notifications SET state = 'pending', activated_at = now(), reason = %s,
-                      updated_at = now() WHERE id = %s""",
-            (f"fallback_from_{row['channel']}:{reason}", nxt["id"]))
-        queue = nxt["queue"]
-        if current and current["queue"] == EXPEDITE_QUEUE and queue == TRANSACTIONAL_QUEUE:
-            queue = EXPEDITE_QUEUE  # already late: the fallback keeps its place in line
-        outbox.add(tx, KIND, nxt["id"], TASKS[nxt["queue"]], queue)
+        _activate(tx, nxt, f"fallback_from_{row['channel']}:{reason}", expedite, 0.0)
         log.info("notification.fallback", notification_id=str(notification_id),
                  from_channel=row["channel"], to_channel=nxt["channel"], reason=reason)
         return "fallback"
-    late = reason == "deadline_at_risk" or datetime.now(UTC) >= row["deadline"]
+    outcome = _next_round(tx, notification_id, row, error, expedite)
+    if outcome is not None:
+        return outcome
     deadletters.record(
-        tx, kind=KIND, entity_id=notification_id,
-        reason="max_age" if late else "all_channels_failed", status_code=error.status,
+        tx, kind=KIND, entity_id=notification_id, reason="all_channels_failed",
+        status_code=error.status,
         error=f"{row['channel']}: {error.reason} ({reason}) {error.detail}".strip(),
         attempts=row["attempts"], brand=row["brand"], country=row["country"])
     return "dead_letter"
+
+
+def _activate(tx: Tx, nxt: dict, reason: str, expedite: bool, delay_s: float) -> None:
+    tx.execute(
+        """UPDATE notifications SET state = 'pending', activated_at = now(), reason = %s,
+                  updated_at = now() WHERE id = %s""", (reason, nxt["id"]))
+    queue = nxt["queue"]
+    if expedite and queue == TRANSACTIONAL_QUEUE:
+        queue = EXPEDITE_QUEUE
+    outbox.schedule(tx, KIND, nxt["id"], TASKS[nxt["queue"]], queue, delay_s,
+                    reason=planning.WAITING_OUT if delay_s else "fallback")
+
+
+def _next_round(tx: Tx, notification_id: uuid.UUID, row: dict, error: ChannelError,
+                expedite: bool) -> str | None:
+    """No standby channel is left. If some channels failed only transiently, put them
+    back on standby and start the next round with the first of them after a backoff
+    (planning.after_every_channel); None when there is nothing to wait for."""
+    waiting = tx.execute(
+        """SELECT id, channel, queue, rounds, created_at FROM notifications
+           WHERE event_id = %s AND state = 'failed' AND reason = ANY(%s)
+           ORDER BY rank FOR UPDATE""",
+        (row["event_id"], list(planning.TRANSIENT_FALLBACKS))).fetchall()
+    if not waiting:
+        return None
+    round_ = max(r["rounds"] for r in waiting) + 1
+    step = planning.after_every_channel(
+        round_=round_, first_created=min(r["created_at"] for r in waiting),
+        now=datetime.now(UTC), give_up_s=policy.give_up_seconds(),
+        policy=policy.retry_policy(), retry_after=error.retry_after)
+    if step.action == "give_up":
+        deadletters.record(
+            tx, kind=KIND, entity_id=notification_id, reason="max_age", status_code=error.status,
+            error=f"{row['channel']}: {error.reason} (every channel failing for "
+                  f"{policy.give_up_seconds():g} s) {error.detail}".strip(),
+            attempts=row["attempts"], brand=row["brand"], country=row["country"])
+        return "dead_letter"
+    tx.execute(
+        """UPDATE notifications SET state = 'standby', rounds = %s, updated_at = now()
+           WHERE id = ANY(%s)""", (round_, [r["id"] for r in waiting]))
+    _activate(tx, waiting[0], planning.WAITING_OUT, expedite, step.delay_s)
+    log.info("notification.waiting_out", event_type=row["event_type"], round=round_,
+             channels=[r["channel"] for r in waiting], delay_s=round(step.delay_s, 1))
+    return "waiting"
 
 
 def _alert_config(tx: Tx, claim: Claim, error: ChannelError, row: dict) -> None:

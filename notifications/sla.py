@@ -20,9 +20,12 @@ The beat check (`check(now)`, every minute on `maintenance`), all claims safe wi
 beat hosts at once:
 1. expedite: unsent rows older than SLA_WARN_SECONDS are re-published to notify.expedite
    once (`expedited_at`, claimed with FOR UPDATE SKIP LOCKED);
-2. breach: unsent rows past the deadline get `breached_at`; the event is claimed in
-   `sla_breaches` (primary key) and only the claimer alerts on-call, sends the one delay
-   notice and escalates repeat customers (notifications/delay.py);
+2. breach: unsent rows past the deadline — pending, retrying (waiting out an outage) or
+   dead-lettered — get `breached_at`; the event is claimed in `sla_breaches` (primary
+   key) and only the claimer alerts on-call, sends the one delay notice and escalates
+   repeat customers (notifications/delay.py). The alert is posted after commit and
+   marked `alerted_at`; one that was never marked is posted again by a later check
+   (`repost_breach_alerts`), so a crash between the two loses nothing;
 3. predict: from the backlog and the measured drain rate, when would the oldest pending
    row breach? Alert if within SLA_PREDICT_HORIZON_SECONDS;
 4. heartbeat + gauges. `check_heartbeat()` (outbox sweep, `relay status`) alerts once
@@ -66,6 +69,10 @@ HEARTBEAT = "notifications.sla.check"
 LATENCY_BOUNDS: tuple[float, ...] = (
     1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 4500, 5400,
     6300, 7200, 9000, 10800, 14400, 21600, 43200, 86400)
+# A breach alert not marked posted this long after its last try is posted again.
+ALERT_REPOST_AFTER_S = 60.0
+# Dead letters older than two SLA windows plus this cannot hold an unbreached row.
+DEAD_LETTER_LOOKBACK_S = 86400.0
 
 _DEFAULTS = {"SLA_WARN_SECONDS": 3600, "SLA_ESCALATE_AFTER": 3,
              "SLA_PREDICT_HORIZON_SECONDS": 1800, "SLA_DRAIN_WINDOW_SECONDS": 600,
@@ -227,7 +234,8 @@ def check(now: datetime | None = None) -> dict:
     """One run of the beat check (see module doc); returns what it did."""
     now = now or datetime.now(UTC)
     cfg = config()
-    done = {"expedited": expedite_due(now, cfg), "breached": breach_due(now, cfg)}
+    done = {"expedited": expedite_due(now, cfg), "breached": breach_due(now, cfg),
+            "alerts_reposted": repost_breach_alerts(now, cfg)}
     unsent = unsent_summary(now, cfg)
     predictions = [predict(b, now) for b in read_backlogs(now, cfg)]
     done["predicted"] = alert_predictions(predictions, now, cfg)
@@ -265,18 +273,38 @@ def expedite_due(now: datetime, cfg: Config) -> int:
     return len(rows)
 
 
+# A dead-lettered order update is as unsent as a pending one: it breaches at its
+# deadline too. Read through the open/discarded dead letters (index dead_letters_state_
+# created), not the failed rows, most of which an earlier fallback channel made good.
+_DEAD_UNSENT = """
+    SELECT n.id FROM dead_letters d JOIN notifications n ON n.id = d.entity_id
+    WHERE d.kind = 'notification' AND d.state IN ('open', 'discarded')
+      AND d.created_at > %(since)s AND n.state = 'failed'
+      AND n.queue = 'notify.transactional' AND n.breached_at IS NULL
+      AND n.deadline <= %(now)s
+    ORDER BY n.deadline LIMIT %(n)s FOR UPDATE OF n SKIP LOCKED"""
+
+
 def breach_due(now: datetime, cfg: Config) -> int:
-    """Mark unsent rows past their deadline; the event's first breach claims the alert,
-    the delay notice and the escalation check."""
+    """Mark unsent rows — pending, retrying or dead-lettered — past their deadline; the
+    event's first breach claims the alert, the delay notice and the escalation check.
+
+    The alert is an outbox of its own: `sla_breaches.alerted_at` stays NULL until the
+    post is done, so a process that dies between this commit and the post leaves it for
+    `repost_breach_alerts` (next check) — at least once, one breach row per event."""
     with transaction() as tx:
         rows = tx.execute(
             f"""WITH due AS (
                     SELECT id FROM notifications
                     WHERE {_OPEN} AND breached_at IS NULL AND deadline <= %(now)s
-                    ORDER BY deadline LIMIT %(n)s FOR UPDATE SKIP LOCKED)
-                UPDATE notifications n SET breached_at = %(now)s FROM due
-                WHERE n.id = due.id RETURNING n.id, n.event_type, n.channel""",
-            {"now": now, "n": cfg.batch}).fetchall()
+                    ORDER BY deadline LIMIT %(n)s FOR UPDATE SKIP LOCKED),
+                dead AS ({_DEAD_UNSENT})
+                UPDATE notifications n SET breached_at = %(now)s
+                FROM (SELECT id FROM due UNION SELECT id FROM dead) AS unsent
+                WHERE n.id = unsent.id RETURNING n.id, n.event_type, n.channel""",
+            {"now": now, "n": cfg.batch,
+             "since": now - timedelta(seconds=2 * cfg.sla_s + DEAD_LETTER_LOOKBACK_S)},
+        ).fetchall()
         claimed = delay.claim_breaches(tx, [r["id"] for r in rows], now)
         outcomes = [delay.after_breach(tx, b, now, cfg) for b in claimed]
     for row in rows:
@@ -286,6 +314,27 @@ def breach_due(now: datetime, cfg: Config) -> int:
     if rows:
         log.warning("sla.breached", rows=len(rows), events=len(claimed))
     return len(claimed)
+
+
+def repost_breach_alerts(now: datetime, cfg: Config) -> int:
+    """Post the breach alerts whose first post never happened (the process died after
+    recording the breach) or failed (the webhook was down), once they are
+    ALERT_REPOST_AFTER_S old — so a post still in progress elsewhere is not doubled."""
+    with transaction() as tx:
+        rows = tx.execute(
+            """UPDATE sla_breaches b SET alert_tried_at = %(now)s
+               FROM (SELECT event_id FROM sla_breaches
+                     WHERE alerted_at IS NULL
+                       AND coalesce(alert_tried_at, breached_at) <= %(cut)s
+                     ORDER BY breached_at LIMIT %(n)s FOR UPDATE SKIP LOCKED) AS due
+               WHERE b.event_id = due.event_id RETURNING b.*""",
+            {"now": now, "cut": now - timedelta(seconds=ALERT_REPOST_AFTER_S),
+             "n": cfg.batch}).fetchall()
+    for breach in rows:
+        log.warning("sla.breach_alert_reposted", event_type=breach["event_type"])
+        delay.alert_breach(breach, delay.Outcome(breach["delay_channel"],
+                                                 breach["delay_skipped"]), cfg)
+    return len(rows)
 
 
 def unsent_summary(now: datetime, cfg: Config) -> dict:
@@ -380,26 +429,57 @@ def check_heartbeat(now: datetime | None = None) -> dict:
         return {"error": repr(exc)}
 
 
+# Before the check's first run there is no heartbeat to be old: silence is counted from
+# this process's start-up instead (module import), so a fresh deployment, or `relay
+# status` run before beat's first minute, reads "not yet run", not "stale".
+_STARTED_AT = datetime.now(UTC)
+_NEVER_RAN_ALERTED = f"{HEARTBEAT}.never_ran_alerted"
+
+
 def _check_heartbeat(now: datetime) -> dict:
     stale_s = config().heartbeat_stale_s
     with transaction() as tx:
         row = tx.execute("SELECT beat_at FROM heartbeats WHERE name = %s",
                          (HEARTBEAT,)).fetchone()
+        if row is None:
+            return _never_ran(tx, now, stale_s)
         noticed = None
-        if row and (now - row["beat_at"]).total_seconds() > stale_s:
+        if (now - row["beat_at"]).total_seconds() > stale_s:
             noticed = tx.execute(
                 """UPDATE heartbeats SET detail = coalesce(detail, '{}'::jsonb)
                           || jsonb_build_object('stale_alerted_at', %s::text)
                    WHERE name = %s AND NOT coalesce(detail, '{}'::jsonb) ? 'stale_alerted_at'
                    RETURNING beat_at""", (now.isoformat(), HEARTBEAT)).fetchone()
-    age = round((now - row["beat_at"]).total_seconds(), 1) if row else None
-    state = {"last_run": row["beat_at"].isoformat() if row else None, "age_s": age,
-             "stale": age is None or age > stale_s, "stale_after_s": stale_s}
+    age = round((now - row["beat_at"]).total_seconds(), 1)
+    state = {"last_run": row["beat_at"].isoformat(), "age_s": age,
+             "stale": age > stale_s, "stale_after_s": stale_s}
     if noticed:
         alerts.alert("sla.heartbeat", "SLA check is not running",
                      f"notifications.sla.check last ran {age:.0f} s ago: nothing expedites "
                      "or reports late notifications. Is celery beat running, and a worker "
                      "on the maintenance queue?", "critical", {"last_run": state["last_run"]})
+    return state
+
+
+def _never_ran(tx, now: datetime, stale_s: float) -> dict:
+    """No run recorded yet: stale only once this process has been up longer than
+    SLA_HEARTBEAT_STALE_SECONDS; then the first process to notice alerts (once)."""
+    waited = max(0.0, round((now - _STARTED_AT).total_seconds(), 1))
+    state = {"last_run": None, "age_s": None, "not_yet_run": True,
+             "waiting_since_startup_s": waited, "stale": waited > stale_s,
+             "stale_after_s": stale_s}
+    if not state["stale"]:
+        return state
+    first = tx.execute("""INSERT INTO heartbeats (name, beat_at) VALUES (%s, %s)
+                          ON CONFLICT (name) DO NOTHING RETURNING name""",
+                       (_NEVER_RAN_ALERTED, now)).fetchone()
+    if first:
+        tx.after_commit(lambda: alerts.alert(
+            "sla.heartbeat", "SLA check has never run",
+            f"notifications.sla.check has not run once in the {waited:.0f} s since this "
+            "process started: nothing expedites or reports late notifications. Is celery "
+            "beat running, and a worker on the maintenance queue?", "critical",
+            {"last_run": None}))
     return state
 
 

@@ -17,6 +17,7 @@ and is never logged.
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 from collections.abc import Mapping
@@ -25,7 +26,9 @@ from typing import Any
 
 import requests
 
+from relay import bootstrap
 from relay.db import transaction
+from relay.errors import ConfigurationError
 from relay.logs import get_logger, scrub, scrub_value
 from relay.settings import get_settings, require_secure_url
 
@@ -63,12 +66,21 @@ class Summary:
 
 
 def window_seconds() -> float:
+    """ONCALL_ALERT_WINDOW_SECONDS, read at call time (tests shorten it per process).
+    A malformed value is refused — ConfigurationError naming the variable, which stops
+    the process at start-up (`bootstrap.check_config`) — never silently replaced by the
+    default: an operator who set it meant something."""
     raw = os.environ.get("ONCALL_ALERT_WINDOW_SECONDS", "").strip()
+    if not raw:
+        return DEFAULT_WINDOW_S
     try:
-        value = float(raw) if raw else DEFAULT_WINDOW_S
+        value = float(raw)
     except ValueError:
-        value = DEFAULT_WINDOW_S
-    return value if value > 0 else DEFAULT_WINDOW_S
+        raise ConfigurationError(
+            f"ONCALL_ALERT_WINDOW_SECONDS is invalid: not a number: {raw!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigurationError("ONCALL_ALERT_WINDOW_SECONDS is invalid: must be > 0")
+    return value
 
 
 def alert(key: str, title: str, text: str, severity: str = "error",
@@ -225,3 +237,6 @@ def _post(url: str, body: dict) -> bool:
                     body=scrub(resp.text[:200]))
         return False
     return True
+
+
+bootstrap.config_check(window_seconds)

@@ -29,13 +29,14 @@ def clean_detail(text: str | None) -> str | None:
 
 def record(conn, *, kind: str, entity_id: uuid.UUID, started_at: datetime, outcome: str,
            latency_ms: float | None = None, status_code: int | None = None,
-           detail: str | None = None) -> None:
+           detail: str | None = None, idempotency_key: str | None = None) -> None:
+    """`idempotency_key`: the key the request went under, where the peer has one."""
     conn.execute(
         """INSERT INTO attempts (kind, entity_id, started_at, latency_ms, status_code,
-                                 outcome, detail, worker)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                                 outcome, detail, worker, idempotency_key)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
         (kind, entity_id, started_at, latency_ms, status_code, outcome,
-         clean_detail(detail), worker_name()),
+         clean_detail(detail), worker_name(), idempotency_key),
     )
 
 
@@ -47,7 +48,8 @@ def count(conn, entity_id: uuid.UUID) -> int:
 
 def history(conn, entity_id: uuid.UUID) -> list[dict]:
     return conn.execute(
-        """SELECT started_at, finished_at, latency_ms, status_code, outcome, detail, worker
+        """SELECT started_at, finished_at, latency_ms, status_code, outcome, detail, worker,
+                  idempotency_key
            FROM attempts WHERE entity_id = %s ORDER BY started_at, id""",
         (entity_id,),
     ).fetchall()

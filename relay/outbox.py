@@ -217,6 +217,21 @@ def publish_after_commit(tx: Tx, entity_id: uuid.UUID, task: str, queue: str) ->
     tx.after_commit(lambda: publish_now([pub]))
 
 
+def schedule(tx: Tx, kind: str, entity_id: uuid.UUID, task: str, queue: str,
+             delay_s: float = 0.0, reason: str = "retry") -> str:
+    """Make work due in `delay_s`, whether or not it had an outbox row before (a row that
+    finished earlier is reopened): `retry_in` decides countdown (<= SHORT_RETRY_MAX_S) or
+    parked. For work that comes back after it was done — a notification channel tried
+    again in a later round."""
+    tx.execute(
+        """INSERT INTO outbox (entity_id, kind, task, queue) VALUES (%s, %s, %s, %s)
+           ON CONFLICT (entity_id) DO UPDATE SET done_at = NULL, task = excluded.task,
+                  queue = excluded.queue, next_attempt_at = now(), published_at = NULL,
+                  parked_reason = NULL""",
+        (entity_id, kind, task, queue))
+    return retry_in(tx, entity_id, delay_s, reason)
+
+
 def reopen(tx: Tx, entity_id: uuid.UUID) -> bool:
     """Put finished work back on the normal path (dead-letter replay)."""
     row = tx.execute(

@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     # The operations console (relay/console): the nav's link to Flower; unset: no link.
     flower_url: str | None = Field(None, alias="FLOWER_URL")
 
+    # a notification whose every channel keeps failing transiently is retried this long
+    notify_give_up_seconds: float = Field(86400, alias="NOTIFY_GIVE_UP_SECONDS", gt=0,
+                                         allow_inf_nan=False)
+
     @field_validator("database_url")
     @classmethod
     def _pg_url(cls, v: str) -> str:

@@ -110,7 +110,7 @@ class HomeriaClient:
         timestamp = int(self._clock())
         headers = {
             "Content-Type": "application/json",
-            "Idempotency-Key": str(change.change_id),
+            "Idempotency-Key": str(change.idempotency_key),
             "Homeria-Timestamp": str(timestamp),
             "Homeria-Signature": sign(self._secret, timestamp, body),
         }

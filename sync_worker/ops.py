@@ -12,6 +12,7 @@ from relay.errors import NotFound
 from relay.logs import mask_email
 from relay.status import register_section
 from sync_worker import policy, reconcile, service, store
+from sync_worker.payload import delivery_key
 from sync_worker.runtime import runtime
 
 
@@ -31,7 +32,7 @@ def status_section() -> dict:
 
 SHOWN = ("id", "state", "customer_id", "brand", "country", "request_id", "requested_by",
          "requested_at", "carried_by", "carried_count", "failures", "last_outcome",
-         "last_status_code", "customer_ref", "synced_at", "finished_at")
+         "last_status_code", "customer_ref", "synced_at", "finished_at", "delivery")
 
 
 def change_details(change_id: uuid.UUID, *, masked: bool = True) -> dict:
@@ -44,6 +45,8 @@ def change_details(change_id: uuid.UUID, *, masked: bool = True) -> dict:
     if row is None:
         raise NotFound(f"no email change {change_id}")
     doc = {k: row[k] for k in SHOWN}
+    # the key the next (or last) request goes under: the change id, or a replay's own key
+    doc["idempotency_key"] = str(delivery_key(row["id"], row["delivery"]))
     mask = mask_email if masked else (lambda e: e)
     doc["current_email"] = mask(row["current_email"])
     doc["new_email"] = mask(row["new_email"])

@@ -3,16 +3,30 @@
 This is the wire model, not the producer's input model (that is `sync_worker/models.py`):
 it fixes the field set and a deterministic serialization, so a retried change produces the
 same bytes and Homeria's "same key + same body" idempotency rule holds.
+
+The Idempotency-Key is derived from the record, never random: `delivery_key(change_id,
+delivery)`. Generation 0 (every change's first delivery, and its retries) uses the change's
+id, as the receipt promises; the dead-letter replayer moves a change to the next
+generation only when Homeria has kept a permanent answer under the current key
+(contracts/homeria.md, Idempotency), and generation n > 0 uses uuid5(change_id, "n").
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from relay.logs import mask_email
 
@@ -25,8 +39,14 @@ Country = Annotated[str, BeforeValidator(lambda v: v.strip().upper() if isinstan
                     StringConstraints(pattern=r"^[A-Z]{2}$")]
 
 
+def delivery_key(change_id: UUID, delivery: int) -> UUID:
+    """The Idempotency-Key of a change's `delivery`-th generation (see the module doc)."""
+    return change_id if delivery == 0 else uuid.uuid5(change_id, str(delivery))
+
+
 class EmailChangePayload(BaseModel):
-    """One email change as Homeria receives it. `change_id` doubles as the Idempotency-Key."""
+    """One email change as Homeria receives it, and the generation it is delivered in
+    (not on the wire: it only picks the Idempotency-Key)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -36,6 +56,11 @@ class EmailChangePayload(BaseModel):
     brand: Brand
     country: Country
     requested_at: AwareDatetime
+    delivery: int = Field(0, ge=0)
+
+    @property
+    def idempotency_key(self) -> UUID:
+        return delivery_key(self.change_id, self.delivery)
 
     def to_wire(self) -> dict[str, str]:
         requested = self.requested_at.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -17,8 +17,10 @@ the HTTP call:
    slot to the next pending change.
 
 A batch is frozen once claimed: retries and dead-letter replays resend exactly the same
-body under the same Idempotency-Key (Homeria answers 422 to a key reused with a new body,
-and a sent-but-unanswered request may already have been applied).
+body (Homeria answers 422 to a key reused with a new body). Retries reuse the key of the
+change's delivery generation — a sent-but-unanswered request may already have been
+applied, and Homeria answers its kept 200 — while a replay after a permanent answer moves
+to the next generation's key (`replay`, `payload.delivery_key`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from sync_worker import store
 from sync_worker.breaker import Permit
 from sync_worker.client import SendResult
 from sync_worker.errors import Outcome, retry_delay
-from sync_worker.payload import EmailChangePayload
+from sync_worker.payload import EmailChangePayload, delivery_key
 from sync_worker.policy import CLAIM_LEASE_SECONDS, MAX_TOKEN_WAIT_SECONDS
 from sync_worker.runtime import runtime
 
@@ -103,7 +105,7 @@ def _payload(carrier: dict, sent_current: str) -> EmailChangePayload:
     return EmailChangePayload(
         change_id=carrier["id"], current_email=sent_current, new_email=carrier["new_email"],
         brand=carrier["brand"], country=carrier["country"],
-        requested_at=carrier["requested_at"])
+        requested_at=carrier["requested_at"], delivery=carrier["delivery"])
 
 
 def claim_change(change_id: uuid.UUID, gate, token: uuid.UUID | None = None) -> Claim | str:
@@ -217,7 +219,8 @@ def record(claim: Claim, result: SendResult, started: datetime) -> str:
         attempts.record(tx.conn, kind=store.KIND, entity_id=claim.change_id,
                         started_at=started, outcome=str(result.outcome),
                         latency_ms=round(result.latency_ms, 2), status_code=result.status_code,
-                        detail=result.reason)
+                        detail=result.reason,
+                        idempotency_key=str(claim.payload.idempotency_key))
         row = store.get(tx.conn, claim.change_id)
         if row["claim_token"] != claim.token:
             return "claim_lost"  # another worker re-claimed it after our lease ran out
@@ -247,7 +250,8 @@ def _synced(claim: Claim, result: SendResult, started: datetime) -> str:
     worker's database time, so it does not go statement by statement like the rare ones."""
     done = store.finish_synced(claim.change_id, claim.token, customer_ref=result.customer_ref,
                                reason=result.reason, status_code=result.status_code,
-                               started_at=started, latency_ms=round(result.latency_ms, 2))
+                               started_at=started, latency_ms=round(result.latency_ms, 2),
+                               idempotency_key=claim.payload.idempotency_key)
     if done["outcome"] == "synced":
         metrics.email_change_sync_seconds.observe(float(done["age_s"]))
     return done["outcome"]
@@ -267,7 +271,11 @@ def _dead(tx, claim: Claim, row: dict, reason: str, result: SendResult, last: di
 def replay(tx, change_id: uuid.UUID) -> None:
     """Dead-letter replayer: the change is pending again and waits its turn per customer.
 
-    Its frozen body is kept, so Homeria sees the same Idempotency-Key with the same bytes.
+    Its frozen body is kept. Its key: if Homeria answered the current key with a permanent
+    error, it keeps that answer for 30 days, so the change moves to the next delivery
+    generation (a fresh key, derived from the change). Otherwise — it gave up after
+    transient failures, timeouts or lost answers — the key is kept: if one of those
+    requests was applied, Homeria answers the kept 200 and applies nothing twice.
     """
     slot = store.lock_customer_of(tx, change_id)
     row = store.get(tx.conn, change_id)
@@ -275,8 +283,13 @@ def replay(tx, change_id: uuid.UUID) -> None:
         raise NotFound(f"email change {change_id} does not exist")
     if row["state"] != "dead":
         return
+    key = delivery_key(change_id, row["delivery"])
+    spent = store.key_holds_permanent_answer(tx, change_id, key)
     store.update(tx, change_id, state="pending", finished_at=None, claim_token=None,
-                 claimed_until=None, failures=0, first_failure_at=None)
+                 claimed_until=None, failures=0, first_failure_at=None,
+                 delivery=row["delivery"] + 1 if spent else row["delivery"])
+    log.info("email_change.replayed", change_id=str(change_id),
+             delivery=row["delivery"] + 1 if spent else row["delivery"], new_key=spent)
     if not outbox.reopen(tx, change_id):
         raise NotFound(f"email change {change_id} has no outbox row to reopen")
     if slot["active_change"] is None:

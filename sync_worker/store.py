@@ -94,13 +94,15 @@ def advance(tx: Tx, key: dict) -> uuid.UUID | None:
 
 
 def finish_synced(change_id: uuid.UUID, token: uuid.UUID, *, customer_ref: str | None,
-                  reason: str, status_code: int | None, started_at, latency_ms: float) -> dict:
-    """The hot path's whole outcome as one statement and one transaction (migration 0101):
-    attempt recorded, change synced, outbox row finished, slot handed on, the next change
-    published. -> {outcome: synced | claim_lost, age_s}."""
-    row = run_one("SELECT * FROM email_change_synced(%s, %s, %s, %s, %s, %s, %s, %s)",
+                  reason: str, status_code: int | None, started_at, latency_ms: float,
+                  idempotency_key: uuid.UUID | None = None) -> dict:
+    """The hot path's whole outcome as one statement and one transaction (migrations 0101,
+    0110): attempt recorded (with its key), change synced, outbox row finished, slot handed
+    on, the next change published. -> {outcome: synced | claim_lost, age_s}."""
+    row = run_one("SELECT * FROM email_change_synced(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                   (change_id, token, customer_ref, reason, status_code, started_at,
-                   latency_ms, attempts.worker_name()))
+                   latency_ms, attempts.worker_name(),
+                   None if idempotency_key is None else str(idempotency_key)))
     if row["next_id"] is not None:
         outbox.publish_now([outbox.Publication(row["next_id"], row["next_task"],
                                                row["next_queue"])])
@@ -124,7 +126,7 @@ WHERE e.id = %(id)s AND e.state IN ('pending', 'in_flight')
           AND l.state = 'pending' AND l.seq > e.seq AND l.sent_current_email IS NULL))
 RETURNING {', '.join('e.' + c for c in ('id', 'brand', 'country', 'customer_id',
                                           'sent_current_email', 'new_email',
-                                          'requested_at'))}
+                                          'requested_at', 'delivery'))}
 """
 
 
@@ -137,6 +139,18 @@ def fast_claim(change_id: uuid.UUID, token: uuid.UUID, now, until) -> dict | Non
     change behind it meanwhile just waits for the next turn. None: take the slow path.
     """
     return run_one(_FAST_CLAIM, {"id": change_id, "token": token, "now": now, "until": until})
+
+
+def key_holds_permanent_answer(tx: Tx, change_id: uuid.UUID, key: uuid.UUID) -> bool:
+    """Has Homeria answered `key` with a permanent result (400/404/409/422)? Then it keeps
+    that answer for 30 days and the change needs a new key to be delivered again. Nothing
+    was applied under such a key: an applied key answers its kept 200 ever after, never a
+    permanent error. (Attempts from before keys were recorded went under the change id.)"""
+    return tx.execute(
+        """SELECT EXISTS (SELECT 1 FROM attempts
+                          WHERE entity_id = %(id)s AND outcome = 'permanent'
+                            AND coalesce(idempotency_key, %(id)s::text) = %(key)s) AS spent""",
+        {"id": change_id, "key": str(key)}).fetchone()["spent"]
 
 
 def update(tx: Tx, change_id: uuid.UUID, **fields) -> None:

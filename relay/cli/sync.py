@@ -34,13 +34,13 @@ def show_cmd(change_id: str = typer.Argument(..., metavar="CHANGE_ID"),
         if key != "attempts":
             console.print(f"[bold]{key:>16}[/bold]  {value if value is not None else '-'}")
     table = Table(title="Attempts", show_edge=False)
-    for col in ("started", "status", "outcome", "latency ms", "detail"):
-        table.add_column(col)
+    for col in ("started", "status", "outcome", "latency ms", "detail", "idempotency key"):
+        table.add_column(col, no_wrap=col == "idempotency key")
     for a in history:
         table.add_row(a["started_at"].isoformat(timespec="milliseconds"),
                       str(a["status_code"] or "-"), a["outcome"],
                       f"{a['latency_ms']:.1f}" if a["latency_ms"] is not None else "-",
-                      a["detail"] or "")
+                      a["detail"] or "", a["idempotency_key"] or "-")
     console.print(table)
 
 

@@ -6,10 +6,36 @@ the client's tests, the e2e suite and the benchmark all exercise the contract, n
 Signature checking is written here independently of `sync_worker.signing` on purpose: a
 bug in the client's signing must fail against the stand-in, not be mirrored by it.
 
+Idempotency is the contract's (clarified 2026-11-30), strict on purpose: the first
+*processed* result of each Idempotency-Key — 200 applied/already_applied, 400, 404, 409,
+422 alike — is kept for 30 days and replayed: same key + same body (and path) -> that
+result again (a kept `applied` answers `already_applied`, same customer_ref), nothing
+applied twice; same key + different body -> 422 `idempotency_key_reused`. Results it did
+not process are not kept: 401, 403, 429, 5xx, injected faults, dropped connections. So a
+change that got a 404 answers 404 under that key even after the customer exists — relay
+must use a new key to deliver it again, as against the real Homeria.
+
 In-process: `with serve(seed=[...]) as homeria: homeria.url, homeria.state.lookup(...)`.
-Shell: `python -m relay.standins homeria --port 8091 --seed-demo [--latency-ms 20 ...]`.
-Extra control endpoints (beside httpserver's): POST /_control/seed, GET|DELETE
-/_control/customers, GET /_control/applied, POST /_control/credentials.
+Shell: `python -m relay.standins homeria --port 8091 --seed-demo [--latency-ms 20 ...]`;
+fault settings from flags, from `HOMERIA_STANDIN_<FIELD>` or else `STANDIN_<FIELD>`
+(e.g. STANDIN_DROP_AFTER_APPLY_RATE=0.1), or at run time via POST /_control/faults.
+
+Control endpoints (beside httpserver's /_control/health, /requests, /faults):
+    POST   /_control/seed         [{brand, country, email, customer_ref?}] -> the customers
+    GET    /_control/customers    every customer (customer_ref, brand, country, email)
+    DELETE /_control/customers    forget customers, kept keys and the applied record
+    GET    /_control/applied      what was applied, in order: the change body plus
+                                  applied_seq, applied_at, path, idempotency_key and
+                                  customer_ref (?customer_ref=… or ?change_id=… to filter)
+                                  — the record "applied at most once" and per-customer
+                                  order are checked against
+    GET    /_control/keys         kept results per Idempotency-Key: status, body, path,
+                                  stored_at (?key=… for one)
+    POST   /_control/credentials  {api_token?, signing_secret?} (a rotation)
+Faults (POST /_control/faults): error_rate, error_status, latency_ms, latency_jitter_ms,
+burst_429, retry_after, outage_seconds and drop_after_apply_rate — the share of requests
+that are applied (and their result kept under the key) and then left unanswered, the
+connection closed: "lost responses".
 """
 
 from __future__ import annotations
@@ -21,12 +47,12 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
 import pycountry
@@ -52,6 +78,8 @@ CUSTOMERS_PATH = "/v1/customers"
 FIELDS = ("change_id", "current_email", "new_email", "brand", "country", "requested_at")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 BRAND_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+MAX_KEY_LENGTH = 255
+_INVALID = object()   # a body that is not JSON
 
 
 @dataclass
@@ -62,19 +90,31 @@ class Customer:
     email: str
 
 
+KEY_TTL_SECONDS = 30 * 86400
+# What Homeria does not keep: it did not process the request (contract, Idempotency).
+_NOT_KEPT = frozenset({401, 403, 429})
+
+
+def result_is_kept(status: int) -> bool:
+    """Does Homeria keep this answer as the key's result? (200 and 4xx but 401/403/429.)"""
+    return status < 500 and status not in _NOT_KEPT
+
+
 @dataclass
 class _KeyRecord:
     fingerprint: str
-    customer_ref: str | None = None   # set once the key produced a 200
+    path: str
+    status: int
+    body: dict[str, Any]
+    stored_at: float
 
 
 class HomeriaState:
     """Homeria's data plus the credentials it expects; every mutation under one short lock.
 
-    Idempotency: the first request under a key fixes its body; a different body later is a
-    422. Only a 200 is remembered as "the first result" (replays answer already_applied
-    with the same customer_ref). A 404/409 applied nothing, so a later retry under the same
-    key is evaluated afresh (a dead letter replayed after its predecessor synced can pass).
+    Idempotency follows the contract exactly (see the module docstring): `respond(key,
+    path, fingerprint, handle)` replays a kept result or runs `handle()` and keeps what it
+    answered if Homeria would. Every endpoint that takes an Idempotency-Key goes through it.
     """
 
     def __init__(self, api_token: str = DEFAULT_TOKEN, signing_secret: str = DEFAULT_SECRET,
@@ -83,7 +123,7 @@ class HomeriaState:
         self.signing_secret = signing_secret
         self.max_skew_s = max_skew_s
         self.clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._customers: dict[tuple[str, str, str], Customer] = {}
         self._refs: set[str] = set()
         self._keys: dict[str, _KeyRecord] = {}
@@ -126,9 +166,23 @@ class HomeriaState:
 
     @property
     def applied_changes(self) -> list[dict[str, Any]]:
-        """Bodies of the changes applied, in the order applied (a copy)."""
+        """What was applied, in the order applied (a copy): each change's body plus
+        applied_seq, applied_at, path, idempotency_key and customer_ref."""
         with self._lock:
-            return list(self._applied)
+            return [dict(a) for a in self._applied]
+
+    def applied_by_change(self) -> dict[str, int]:
+        """change_id -> how many times it was applied (more than 1 is a contract breach)."""
+        counts: dict[str, int] = {}
+        for applied in self.applied_changes:
+            counts[applied["change_id"]] = counts.get(applied["change_id"], 0) + 1
+        return counts
+
+    def kept_results(self) -> dict[str, dict[str, Any]]:
+        """Idempotency-Key -> the result kept for it (status, body, path, stored_at)."""
+        with self._lock:
+            return {k: {"status": r.status, "body": dict(r.body), "path": r.path,
+                        "stored_at": r.stored_at} for k, r in self._keys.items()}
 
     def reset(self) -> None:
         with self._lock:
@@ -137,21 +191,42 @@ class HomeriaState:
             self._keys.clear()
             self._applied.clear()
 
-    def apply(self, idempotency_key: str, change: dict[str, Any]) -> tuple[int, dict[str, str]]:
-        """Apply one validated change in arrival order; returns (status, body)."""
-        fingerprint = json.dumps(change, sort_keys=True)
+    def respond(self, idempotency_key: str, path: str, fingerprint: str,
+                handle: Callable[[], tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any]]:
+        """Answer one keyed request: the kept result, a 422 for a reused key, or `handle()`
+        (run under the lock, so two requests with one key cannot both apply)."""
         with self._lock:
-            record = self._keys.setdefault(idempotency_key, _KeyRecord(fingerprint))
-            if record.fingerprint != fingerprint:
-                return 422, {"error": "idempotency_key_reused"}
-            if record.customer_ref is not None:
-                return 200, {"status": "already_applied", "customer_ref": record.customer_ref}
-            status, body = self._decide(change)
-            if status == 200:
-                record.customer_ref = body["customer_ref"]
+            now = self.clock()
+            record = self._keys.get(idempotency_key)
+            if record is not None and now - record.stored_at > KEY_TTL_SECONDS:
+                del self._keys[idempotency_key]
+                record = None
+            if record is not None:
+                if (record.fingerprint, record.path) != (fingerprint, path):
+                    return 422, {"error": "idempotency_key_reused"}
+                if record.status == 200:
+                    return 200, {**record.body, "status": "already_applied"}
+                return record.status, dict(record.body)
+            status, body = handle()
+            if result_is_kept(status):
+                self._keys[idempotency_key] = _KeyRecord(fingerprint, path, status, dict(body),
+                                                         now)
             return status, body
 
-    def _decide(self, change: dict[str, Any]) -> tuple[int, dict[str, str]]:
+    def apply(self, idempotency_key: str, change: dict[str, Any]) -> tuple[int, dict[str, str]]:
+        """Apply one validated email change in arrival order; returns (status, body)."""
+        return self.respond(idempotency_key, CHANGES_PATH, fingerprint_of(change),
+                            lambda: self._decide(change, idempotency_key))
+
+    def record_applied(self, change: dict[str, Any], *, path: str, idempotency_key: str,
+                       customer_ref: str) -> None:
+        """Note one applied change (caller holds the lock, inside `respond`'s handle)."""
+        self._applied.append({**change, "applied_seq": len(self._applied) + 1,
+                              "applied_at": self.clock(), "path": path,
+                              "idempotency_key": idempotency_key,
+                              "customer_ref": customer_ref})
+
+    def _decide(self, change: dict[str, Any], idempotency_key: str) -> tuple[int, dict[str, str]]:
         brand, country = change["brand"], change["country"]
         current = self._customers.get(self._key(brand, country, change["current_email"]))
         holder = self._customers.get(self._key(brand, country, change["new_email"]))
@@ -164,8 +239,14 @@ class HomeriaState:
         del self._customers[self._key(brand, country, current.email)]
         current.email = change["new_email"]
         self._customers[self._key(brand, country, current.email)] = current
-        self._applied.append(dict(change))
+        self.record_applied(change, path=CHANGES_PATH, idempotency_key=idempotency_key,
+                            customer_ref=current.customer_ref)
         return 200, {"status": "applied", "customer_ref": current.customer_ref}
+
+
+def fingerprint_of(doc: Any) -> str:
+    """"Same body" as Homeria judges it: the same JSON value, however it was formatted."""
+    return json.dumps(doc, sort_keys=True, ensure_ascii=False)
 
 
 @cache
@@ -230,32 +311,44 @@ class HomeriaHandler(StandInHandler):
         return None
 
     def _post_change(self, state: HomeriaState, body: bytes) -> Response:
+        def handle(doc: Any, key: str) -> tuple[int, dict[str, Any]]:
+            if not isinstance(doc, dict):
+                return 400, {"error": "invalid_json"}
+            bad = invalid_field(doc)
+            if bad:
+                return 422, {"error": "invalid_payload", "field": bad}
+            return state._decide(doc, key)
+        return self._keyed_post(state, CHANGES_PATH, body, handle)
+
+    def _keyed_post(self, state: HomeriaState, path: str, body: bytes,
+                    handle: Callable[[Any, str], tuple[int, dict[str, Any]]]) -> Response:
+        """A signed, keyed POST: credentials and signature first (a 401 is never kept),
+        then everything Homeria processes — content type, JSON, `handle(doc, key)`'s
+        validation and work — answered once per key through `state.respond`."""
         if not self._authorized(state):
             return Response(401, {"error": "unauthorized"})
         problem = self._signature_error(state, body)
         if problem:
             return Response(401, {"error": problem})
-        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        if content_type != "application/json":
-            return Response(400, {"error": "unsupported_content_type"})
         key = (self.headers.get("Idempotency-Key") or "").strip()
-        if not key:
-            return Response(400, {"error": "missing_idempotency_key"})
+        if not key or len(key) > MAX_KEY_LENGTH:
+            return Response(400, {"error": "missing_idempotency_key" if not key
+                                  else "idempotency_key_too_long"})
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         try:
             doc = json.loads(body.decode("utf-8"))
+            fingerprint = fingerprint_of(doc)
         except (UnicodeDecodeError, ValueError):
-            return Response(400, {"error": "invalid_json"})
-        if not isinstance(doc, dict):
-            return Response(400, {"error": "invalid_json"})
-        bad = invalid_field(doc)
-        if bad:
-            return Response(422, {"error": "invalid_payload", "field": bad})
-        try:
-            if UUID(key) != UUID(doc["change_id"]):
-                raise ValueError
-        except ValueError:
-            return Response(422, {"error": "idempotency_key_mismatch"})
-        status, result = state.apply(str(UUID(key)), doc)
+            doc, fingerprint = _INVALID, "raw:" + hashlib.sha256(body).hexdigest()
+
+        def process() -> tuple[int, dict[str, Any]]:
+            if content_type != "application/json":
+                return 400, {"error": "unsupported_content_type"}
+            if doc is _INVALID:
+                return 400, {"error": "invalid_json"}
+            return handle(doc, key)
+
+        status, result = state.respond(key, path, fingerprint, process)
         return Response(status, result)
 
     def _get_customer(self, state: HomeriaState, query: dict[str, str]) -> Response:
@@ -271,6 +364,7 @@ class HomeriaHandler(StandInHandler):
 
     def _control(self, method: str, path: str, body: bytes) -> Response:
         state: HomeriaState = self.server.state
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
         try:
             if path == "/_control/seed" and method == "POST":
                 docs = json.loads(body or b"[]")
@@ -282,7 +376,13 @@ class HomeriaHandler(StandInHandler):
             if path == "/_control/customers":
                 return Response(200, [asdict(c) for c in state.customers()])
             if path == "/_control/applied":
-                return Response(200, state.applied_changes)
+                return Response(200, [a for a in state.applied_changes
+                                      if all(str(a.get(k)) == v for k, v in query.items())])
+            if path == "/_control/keys":
+                kept = state.kept_results()
+                if "key" in query:
+                    kept = {k: v for k, v in kept.items() if k == query["key"]}
+                return Response(200, kept)
             if path == "/_control/credentials" and method == "POST":
                 doc = json.loads(body or b"{}")
                 state.api_token = doc.get("api_token", state.api_token)
@@ -339,4 +439,5 @@ def main(argv: list[str] | None = None) -> int:
     state = HomeriaState(args.token, args.secret)
     shape = seed_demo(state, args.seed_count) if args.seed_demo else {}
     return run_standin("homeria", args, HomeriaHandler, state=state,
-                       env_prefix="HOMERIA_STANDIN_", server_cls=HomeriaServer, seeded=shape)
+                       env_prefix=("HOMERIA_STANDIN_", "STANDIN_"), server_cls=HomeriaServer,
+                       seeded=shape)

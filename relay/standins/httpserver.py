@@ -8,7 +8,12 @@ control endpoints every stand-in shares:
     GET  /_control/requests            -> the request log (method, path, status, headers, body)
     DELETE /_control/requests          -> clear it
     GET  /_control/faults              -> current fault settings
-    POST /_control/faults  {...}       -> change them (e.g. {"error_rate": 0.2})
+    POST /_control/faults  {...}       -> change them (e.g. {"error_rate": 0.2,
+                                          "drop_after_apply_rate": 0.1})
+
+A request picked by `drop_after_apply_rate` is routed (the stand-in does the work and
+keeps whatever it keeps) and then the connection is closed without an answer; the
+request log marks it `dropped`.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class LoggedRequest:
     headers: dict[str, str]
     body: bytes
     latency_ms: float
+    dropped: bool = False            # handled, then the connection closed unanswered
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -53,7 +59,8 @@ class LoggedRequest:
         except ValueError:
             body = self.body.decode("utf-8", "replace")
         return {"at": self.at, "method": self.method, "path": self.path, "status": self.status,
-                "headers": self.headers, "body": body, "latency_ms": self.latency_ms}
+                "headers": self.headers, "body": body, "latency_ms": self.latency_ms,
+                "dropped": self.dropped}
 
 
 class StandInServer(ThreadingHTTPServer):
@@ -126,11 +133,7 @@ class StandInHandler(BaseHTTPRequestHandler):
         if decision.delay_s:
             time.sleep(decision.delay_s)
         if decision.drop:
-            self.close_connection = True
-            try:
-                self.connection.shutdown(2)
-            except OSError:
-                pass
+            self._drop()
             return
         if decision.status is not None:
             headers = {}
@@ -145,9 +148,20 @@ class StandInHandler(BaseHTTPRequestHandler):
         self.server.record(LoggedRequest(
             at=time.time(), method=method, path=self.path, status=response.status,
             headers={k: v for k, v in self.headers.items()}, body=body,
-            latency_ms=(time.perf_counter() - started) * 1000,
+            latency_ms=(time.perf_counter() - started) * 1000, dropped=decision.drop_after,
         ))
+        if decision.drop_after:
+            self._drop()
+            return
         self._send(response)
+
+    def _drop(self) -> None:
+        """Close the connection without a byte of answer (the client sees a reset/EOF)."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(2)
+        except OSError:
+            pass
 
     def _control(self, method: str, path: str, body: bytes) -> Response:
         if path == "/_control/health":
@@ -243,7 +257,8 @@ def standin_parser(name: str, description: str, port: int) -> argparse.ArgumentP
 
 
 def run_standin(name: str, args: argparse.Namespace, handler_cls, *, state: Any,
-                env_prefix: str, server_cls: type[StandInServer] = StandInServer,
+                env_prefix: str | tuple[str, ...],
+                server_cls: type[StandInServer] = StandInServer,
                 **announce: Any) -> int:
     """Serve an HTTP stand-in in the foreground until Ctrl-C or SIGTERM.
 

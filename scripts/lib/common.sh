@@ -3,8 +3,9 @@
 # - ensure_venv: .venv with the project and its dev extras (re-installed when
 #   pyproject.toml changes);
 # - ensure_debs: Debian packages via apt-get when a command is missing;
-# - start_services: private PostgreSQL and Redis on free ports under .relay/ when
-#   DATABASE_URL / REDIS_URL are unset, stopped again on exit.
+# - start_services: private PostgreSQL (data in a fresh temporary directory outside the
+#   checkout) and Redis (under .relay/) on free ports when DATABASE_URL / REDIS_URL are
+#   unset, stopped again on exit.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -92,13 +93,16 @@ start_private_postgres() {
   bindir="$(pg_bindir)"
   [ -n "$bindir" ] || die "PostgreSQL binaries not found under /usr/lib/postgresql"
   port="$(free_port)"
-  dir="$(mktemp -d "$STATE_DIR/pg.XXXXXX")"
+  # Data and socket live in a fresh directory outside the checkout: as root the server runs
+  # as 'postgres', which may not enter the clone (root's home, a 0700 mktemp -d folder).
+  local tmp="${TMPDIR:-/tmp}"
+  [ "$(id -u)" -ne 0 ] || tmp=/tmp   # a root TMPDIR may be closed to 'postgres' as well
+  dir="$(mktemp -d "$tmp/relay-pg.XXXXXX")"
   owner=""
   # PostgreSQL refuses to run as root; CI runs as root. Run it as 'postgres' then.
   if [ "$(id -u)" -eq 0 ]; then
-    id postgres >/dev/null 2>&1 || useradd --system --home-dir "$dir" postgres
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent postgres
     chown postgres:postgres "$dir"
-    chmod 755 "$STATE_DIR"
     owner="runuser -u postgres --"
   fi
   $owner "$bindir/initdb" -D "$dir/data" -A trust -U postgres >"$dir/initdb.log" 2>&1 \
@@ -108,7 +112,7 @@ start_private_postgres() {
     start >/dev/null || { cat "$dir/log" >&2; die "PostgreSQL failed to start"; }
   on_exit "$owner '$bindir/pg_ctl' -D '$dir/data' -m fast -w stop >/dev/null 2>&1; rm -rf '$dir'"
   export DATABASE_URL="postgresql://postgres@127.0.0.1:$port/postgres"
-  say "private PostgreSQL on 127.0.0.1:$port (data in ${dir#$ROOT/})"
+  say "private PostgreSQL on 127.0.0.1:$port (data in $dir, removed on exit)"
 }
 
 start_private_redis() {

@@ -97,9 +97,12 @@ def test_missing_field_is_422(homeria):
     assert post(homeria, doc).json() == {"error": "invalid_payload", "field": "brand"}
 
 
-def test_idempotency_key_must_be_the_change_id(homeria):
-    response = post(homeria, valid_body(), key=str(uuid.uuid4()))
-    assert (response.status_code, response.json()) == (422, {"error": "idempotency_key_mismatch"})
+def test_any_key_is_its_own_key_whatever_the_change_id(homeria):
+    # relay delivers a change again under a fresh key (contract: Idempotency)
+    doc = valid_body()
+    response = post(homeria, doc, key=str(uuid.uuid4()))
+    assert (response.status_code, response.json()["status"]) == (200, "applied")
+    assert post(homeria, doc, key="x" * 256).json() == {"error": "idempotency_key_too_long"}
 
 
 def test_same_body_reformatted_under_the_same_key_is_a_replay(homeria):

@@ -133,10 +133,12 @@ def test_replayed_dead_letter_goes_back_through_the_queue_and_syncs(sync_rt, hom
     (result,) = deadletters.replay([letter["id"]], by="test")
     assert result.outcome == "replayed", result.message
     assert change(a)["state"] == "pending"
-    # then it syncs with the same body under the same key
+    # then it syncs with the same body under a fresh key (the first one keeps its 404)
     _deliver_until(a, "synced")
     first, second = _bodies(homeria)
     assert first == second
+    keys = [r.headers["Idempotency-Key"] for r in posts(homeria)]
+    assert keys[0] == str(a) and keys[1] != keys[0]
     assert homeria.state.lookup("acme", "ES", "late.new@example.com").customer_ref == "HC-LATE"
 
 

@@ -10,7 +10,7 @@ import pytest
 from relay import alerts
 from relay.deadletters import Filters, parse_duration
 from relay.deadletters.store import clean
-from relay.errors import InvalidInput
+from relay.errors import ConfigurationError, InvalidInput
 
 
 @pytest.mark.parametrize("text, seconds", [
@@ -82,5 +82,9 @@ def test_payload_respects_slack_limits():
 def test_window_seconds_from_env(monkeypatch):
     monkeypatch.setenv("ONCALL_ALERT_WINDOW_SECONDS", "5")
     assert alerts.window_seconds() == 5
-    monkeypatch.setenv("ONCALL_ALERT_WINDOW_SECONDS", "nope")
+    monkeypatch.delenv("ONCALL_ALERT_WINDOW_SECONDS")
     assert alerts.window_seconds() == alerts.DEFAULT_WINDOW_S
+    for bad in ("nope", "0", "-3", "nan", "inf"):
+        monkeypatch.setenv("ONCALL_ALERT_WINDOW_SECONDS", bad)
+        with pytest.raises(ConfigurationError, match=r"^ONCALL_ALERT_WINDOW_SECONDS is invalid"):
+            alerts.window_seconds()

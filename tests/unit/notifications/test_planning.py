@@ -68,6 +68,15 @@ def test_an_event_is_superseded_only_by_a_later_stage_that_happened_later():
     assert not planning.is_superseded(event, [("packed", later), ("shipped", later)])
 
 
+def test_the_order_confirmation_is_never_superseded():
+    confirmed = parse_event(with_change(SHIPPED, "type", "order_confirmed"))
+    later = confirmed.occurred_at + timedelta(hours=1)
+    stages = ["packed", "shipped", "out_for_delivery", "delivered"]
+    assert not planning.is_superseded(confirmed, [(s, later) for s in stages])
+    packed = parse_event(with_change(SHIPPED, "type", "packed"))
+    assert planning.is_superseded(packed, [("shipped", later)])
+
+
 def step(attempts, *, since=NOW, deadline=NOW + timedelta(hours=2), transactional=True,
          retry_after=None):
     return planning.after_transient(attempts=attempts, active_since=since, now=NOW,
@@ -112,3 +121,30 @@ def test_quiet_hours_can_be_turned_off(monkeypatch):
     assert policy.quiet_hours() is None
     monkeypatch.setenv("PROMO_QUIET_HOURS", "21-8")
     assert policy.quiet_hours() == (21, 8)
+
+
+def test_every_channel_failing_transiently_starts_a_jittered_round_until_the_give_up_age():
+    import random
+
+    created = NOW - timedelta(minutes=5)
+    policy_ = RetryPolicy(max_attempts=3, budget_s=600, base_s=5, max_s=300)
+
+    def round_(n, *, now=NOW, retry_after=None, seed=1):
+        return planning.after_every_channel(
+            round_=n, first_created=created, now=now, give_up_s=3600, policy=policy_,
+            retry_after=retry_after, rng=random.Random(seed))
+
+    # full jitter: anywhere from 0 up to base * 2^(round-1), capped
+    delays = [round_(1, seed=s).delay_s for s in range(200)]
+    assert 0 <= min(delays) < 1 and 4 < max(delays) <= 5
+    assert all(0 <= round_(4, seed=s).delay_s <= 40 for s in range(50))
+    assert max(round_(20, seed=s).delay_s for s in range(50)) <= 300
+    assert round_(1).action == "next_round" and round_(1).reason == "waiting_out"
+    # a provider's Retry-After is honoured (capped), never shortened
+    assert round_(1, retry_after=120).delay_s == 120
+    assert round_(1, retry_after=9999).delay_s == 300
+    # the last round starts no later than the give-up age; at that age it gives up
+    near_end = created + timedelta(seconds=3590)
+    assert round_(9, now=near_end).delay_s <= 10
+    end = created + timedelta(seconds=3600)
+    assert round_(2, now=end) == planning.Step("give_up", reason="max_age")
