@@ -11,11 +11,29 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from relay.console import figures, sessions, trends, web
+from relay.console.cache import Refreshing
 from relay.console.review import csv_of, month_report
 from relay.errors import InvalidInput, NotFound
 
 router = APIRouter(include_in_schema=False)
 SECURE_COOKIE_SCHEMES = {"https"}
+# Trend series and monthly reports count today's live rows: computed in the background at
+# most once a minute per process (relay/console/cache.py), keyed by range or month.
+trends_cache = Refreshing(trends.series, 60.0)
+review_cache = Refreshing(month_report, 60.0)
+
+
+def _series(range_name: str) -> dict:
+    if range_name not in trends.RANGES:
+        return trends.series(range_name)  # raises InvalidInput naming the range
+    return trends_cache.get(range_name)[0]
+
+
+def _month(month: str) -> dict:
+    from notifications.reports import parse_month
+
+    start, _ = parse_month(month, datetime.now(UTC))  # InvalidInput for a bad month
+    return review_cache.get(start.strftime("%Y-%m"))[0]
 
 
 @router.get("/sign-in")
@@ -66,7 +84,7 @@ def overview_json(request: Request):
 def trends_page(request: Request, range: str = "24h"):
     session = web.session_of(request)
     try:
-        doc, error = trends.series(range), None
+        doc, error = _series(range), None
     except InvalidInput as exc:
         doc, error = None, str(exc)
     return web.page(request, "trends.html", session, 400 if error else 200,
@@ -77,7 +95,7 @@ def trends_page(request: Request, range: str = "24h"):
 def trends_json(request: Request, range: str = "24h"):
     session = web.session_of(request)
     try:
-        return web.json_response(web.masked(trends.series(range), session))
+        return web.json_response(web.masked(_series(range), session))
     except InvalidInput as exc:
         return web.json_response({"error": str(exc)}, 400)
 
@@ -127,7 +145,7 @@ def review(request: Request, month: str = ""):
     session = web.session_of(request)
     month = month.strip() or datetime.now(UTC).strftime("%Y-%m")
     try:
-        doc, error = web.masked(month_report(month), session), None
+        doc, error = web.masked(_month(month), session), None
     except InvalidInput as exc:
         doc, error = None, str(exc)
     return web.page(request, "review.html", session, 400 if error else 200, month=month,
@@ -141,7 +159,7 @@ def review_csv(request: Request, month: str = ""):
     session = web.session_of(request)
     month = month.strip() or datetime.now(UTC).strftime("%Y-%m")
     try:
-        body = csv_of(web.masked(month_report(month), session))
+        body = csv_of(web.masked(_month(month), session))
     except InvalidInput as exc:
         return web.json_response({"error": str(exc)}, 400)
     return Response(body, media_type="text/csv; charset=utf-8", headers={

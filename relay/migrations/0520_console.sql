@@ -13,7 +13,9 @@ CREATE INDEX console_sessions_expires ON console_sessions (expires_at);
 -- Look-ups and trends the console reads (scripts/bench console measures them at volume):
 -- email changes by customer (support on the phone), by request time (changes per minute,
 -- enqueue->Homeria latency per hour or day), and attempts by kind and time (error rate).
-CREATE INDEX email_changes_customer ON email_changes (customer_id, requested_at);
-CREATE INDEX email_changes_requested_at ON email_changes (requested_at);
-CREATE INDEX attempts_kind_started ON attempts (kind, started_at);
-CREATE INDEX dead_letters_created ON dead_letters (created_at);
+-- IF NOT EXISTS: on a big table, build them beforehand with CREATE INDEX CONCURRENTLY
+-- under these names (README: Upgrading) and this migration takes no write lock.
+CREATE INDEX IF NOT EXISTS email_changes_customer ON email_changes (customer_id, requested_at);
+CREATE INDEX IF NOT EXISTS email_changes_requested_at ON email_changes (requested_at);
+CREATE INDEX IF NOT EXISTS attempts_kind_started ON attempts (kind, started_at);
+CREATE INDEX IF NOT EXISTS dead_letters_created ON dead_letters (created_at);

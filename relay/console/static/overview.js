@@ -53,6 +53,8 @@ const v = (raw, text) => ({ raw: raw, text: text });
 function render(d) {
   const s = d.sync, n = d.notifications, t = d.targets;
   document.getElementById("updated-at").textContent = d.at;
+  document.getElementById("computed-age").textContent =
+    "on-time rates computed " + age(d.on_time_age_s) + " ago, status section " + age(d.status_age_s) + " ago";
   fill("sync-figures", [
     figure("sync-rate", "Changes per minute (" + s.window_min + " min)", v(s.changes_per_min, num(s.changes_per_min))),
     figure("sync-error-rate", "Error rate (" + s.window_min + " min)", v(s.error_rate, pct(s.error_rate)), s.error_rag, "≤ " + pct(t.sync_error_rate)),
