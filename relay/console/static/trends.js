@@ -20,6 +20,7 @@ const n = data.notifications, s = data.sync;
 plot("chart-otnr", [line(n, "otnr", "on time"), target(n, data.targets.otnr, "target")], { tickformat: ".0%", rangemode: "tozero" });
 plot("chart-rate", [line(s, "changes_per_min", "changes / min")], { rangemode: "tozero" });
 plot("chart-errors", [line(s, "error_rate", "email sync"), line(n, "error_rate", "notifications"), target(s, data.targets.sync_error_rate, "sync target")], { tickformat: ".1%", rangemode: "tozero" });
-plot("chart-latency", [line(s, "p50_s", "sync p50"), line(s, "p99_s", "sync p99"), line(n, "p50_s", "notify p50"), line(n, "p99_s", "notify p99")], { rangemode: "tozero" });
+plot("chart-latency", [line(s, "p50_s", "p50"), line(s, "p99_s", "p99")], { rangemode: "tozero" });
+plot("chart-send-latency", [line(n, "p50_s", "p50"), line(n, "p99_s", "p99")], { rangemode: "tozero" });
 plot("chart-dead", [{ x: x(s), y: s.map((r) => r.dead_letters), type: "bar", name: "opened" }], { rangemode: "tozero" });
 document.body.dataset.chartsReady = "1";

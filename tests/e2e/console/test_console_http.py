@@ -15,6 +15,7 @@ import requests
 
 from relay import deadletters
 from relay.db import transaction
+from tests.integration.notifications.conftest import event
 from tests.support import run_cli
 
 pytestmark = pytest.mark.e2e
@@ -67,6 +68,18 @@ def test_sessions_csrf_and_scopes_guard_every_action(start_api):
     assert r.status_code == 200 and "discarded" in r.text
     assert [(e["action"], e["by"]) for e in deadletters.show(dead)["events"]] == [
         ("discarded", "oncall")]
+
+    # an order look-up: its events, each notification per channel, masked for people
+    from notifications import record_order_event
+
+    ev = event("shipped")
+    record_order_event(ev)
+    page = http.get(api.url + "/orders", params={"order_id": ev["order_id"]})
+    assert page.status_code == 200
+    assert ev["event_id"] in page.text and "shipped · email" in page.text
+    assert "ana@example.com" not in page.text and "+34600000000" not in page.text
+    missing = http.get(api.url + "/orders", params={"order_id": "SO-nope"})
+    assert "no events for order SO-nope" in missing.text
 
     # revoking the key ends its console session on the next request
     assert run_cli(["api-keys", "revoke", "oncall"], api.env).returncode == 0
