@@ -12,7 +12,6 @@ from relay.errors import NotFound
 from relay.logs import mask_email
 from relay.status import register_section
 from sync_worker import policy, reconcile, service, store
-from sync_worker.payload import delivery_key
 from sync_worker.runtime import runtime
 
 
@@ -44,6 +43,8 @@ def change_details(change_id: uuid.UUID, *, masked: bool = True) -> dict:
         conn.commit()
     if row is None:
         raise NotFound(f"no email change {change_id}")
+    from sync_worker.payload import delivery_key
+
     doc = {k: row[k] for k in SHOWN}
     # the key the next (or last) request goes under: the change id, or a replay's own key
     doc["idempotency_key"] = str(delivery_key(row["id"], row["delivery"]))

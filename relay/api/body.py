@@ -57,18 +57,16 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def require_media_type(request: Request, *allowed: str) -> str:
-    kind = media_type(request)
+def check_media_type(kind: str, *allowed: str) -> str:
     if kind not in allowed:
         raise Problem(415, f"Content-Type must be {' or '.join(allowed)}; got "
                            f"{kind or 'none'}")
     return kind
 
 
-async def json_object(request: Request) -> dict:
+def parse_json_object(kind: str, raw: bytes) -> dict:
     """The body as one JSON object (415 for another content type, 422 if it is not one)."""
-    require_media_type(request, JSON)
-    raw = await request.body()
+    check_media_type(kind, JSON)
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

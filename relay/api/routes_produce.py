@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import uuid
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
 
 from notifications.models import OrderEvent
 from relay.api import submissions
-from relay.api.auth import require_scope
-from relay.api.body import JSON, NDJSON, json_object, require_media_type
+from relay.api.auth import authorize, bearer, require_credentials, require_scope
+from relay.api.body import JSON, NDJSON, check_media_type, media_type, parse_json_object
 from relay.api.jsondoc import cli_json
 from relay.api.masking import for_principal
 from relay.api.problems import Problem
@@ -32,7 +33,6 @@ from relay.errors import InvalidInput, NotFound
 from sync_worker.models import EmailChangeRequest
 
 router = APIRouter(prefix="/v1")
-producer = require_scope("produce")
 reader = require_scope("read", "produce")
 
 _EMAIL_FIELDS = tuple(EmailChangeRequest.model_fields)
@@ -46,25 +46,30 @@ _REQUIRED = tuple(n for n, f in EmailChangeRequest.model_fields.items() if f.is_
     responses=errors(401, 403, 413, 415, 422, 429, 503))
 async def post_email_change(
         request: Request,
-        principal: Principal = Depends(producer),
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer()),
         idempotency_key: str | None = Header(
             None, alias="Idempotency-Key", max_length=128,
             description="the request_id: a repeat returns the first receipt")):
-    doc = await json_object(request)
+    # The hot path: key lookup, validation and the producer in ONE thread-pool call.
+    require_credentials(credentials)   # no body is read for a request without a key
+    raw = await request.body()
+    receipt = await run_in_threadpool(_enqueue, credentials, media_type(request), raw,
+                                      idempotency_key)
+    return JSONResponse(receipt.as_dict(), status_code=202)
+
+
+def _enqueue(credentials, kind: str, raw: bytes, idempotency_key: str | None):
+    from sync_worker import enqueue_email_change
+    from sync_worker.models import parse_request
+
+    principal = authorize(credentials, "produce")
+    doc = parse_json_object(kind, raw)
     if idempotency_key is not None:
         if doc.get("request_id") not in (None, idempotency_key):
             raise InvalidInput("request_id", "differs from the Idempotency-Key header")
         doc["request_id"] = idempotency_key
     if not doc.get("requested_by"):
         doc["requested_by"] = f"api:{principal.name}"
-    receipt = await run_in_threadpool(_enqueue, doc, principal)
-    return JSONResponse(receipt.as_dict(), status_code=202)
-
-
-def _enqueue(doc: dict, principal: Principal):
-    from sync_worker import enqueue_email_change
-    from sync_worker.models import parse_request
-
     if set(doc) - set(_EMAIL_FIELDS) or set(_REQUIRED) - set(doc):
         parse_request(doc)   # raises InvalidInput listing every problem, unknown keys too
     receipt = enqueue_email_change(**doc)
@@ -89,14 +94,20 @@ def get_email_change(change_id: uuid.UUID, principal: Principal = Depends(reader
     summary="Submit one order event (application/json) or many (application/x-ndjson)",
     openapi_extra=json_body(OrderEvent, ndjson=True),
     responses=errors(401, 403, 413, 415, 422, 429, 503))
-async def post_order_events(request: Request, principal: Principal = Depends(producer)):
-    kind = require_media_type(request, JSON, NDJSON)
-    if kind == JSON:
-        items = [(None, await json_object(request))]
-    else:
-        items = _ndjson(await request.body())
-    summary = await run_in_threadpool(_record, items, principal)
+async def post_order_events(
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer())):
+    require_credentials(credentials)
+    raw = await request.body()
+    summary = await run_in_threadpool(_record_body, credentials, media_type(request), raw)
     return JSONResponse(summary, status_code=202)
+
+
+def _record_body(credentials, kind: str, raw: bytes) -> dict:
+    principal = authorize(credentials, "produce")
+    check_media_type(kind, JSON, NDJSON)
+    items = [(None, parse_json_object(kind, raw))] if kind == JSON else _ndjson(raw)
+    return _record(items, principal)
 
 
 def _ndjson(raw: bytes) -> list[tuple[str, object]]:
@@ -132,7 +143,8 @@ def _record(items: list, principal: Principal) -> dict:
 
 @router.get("/orders/{order_id}", summary="An order's timeline (= relay orders show --json)",
             responses=errors(401, 403, 404, 429, 503))
-def get_order(order_id: str, principal: Principal = Depends(reader)):
+def get_order(order_id: str = Path(max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$"),
+              principal: Principal = Depends(reader)):
     from notifications.ops import order_timeline
 
     if principal.scope == "produce" and not submissions.owns(
