@@ -12,10 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from relay.console import deadletter_pages, pages, web
+from relay.console import deadletter_pages, pages, sessions, web
 
 STATIC = Path(__file__).parent / "static"
 VENDOR_CACHE = "public, max-age=86400"
@@ -47,9 +48,6 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(web.Forbidden)
     async def forbidden(request: Request, exc: web.Forbidden) -> Response:
-        session = None
-        try:
-            session = web.session_of(request)
-        except web.NotSignedIn:
-            pass
+        session = await run_in_threadpool(sessions.current,
+                                          request.cookies.get(sessions.COOKIE))
         return web.page(request, "error.html", session, 403, message=str(exc))
