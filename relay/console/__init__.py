@@ -9,6 +9,7 @@ the internet (README "Console" says why plotly). `install(app)` is the one hook
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -29,7 +30,27 @@ def plotly_js() -> Path:
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
+def warm_caches() -> None:
+    """Compute the background-refreshed aggregates once at start-up, so that even the first
+    visitor of a fresh process gets them at once (relay/console/cache.py)."""
+    from datetime import UTC, datetime
+
+    from relay.console import figures, trends
+    from relay.logs import get_logger
+
+    try:
+        figures.status_cache.get()
+        figures.ontime_cache.get()
+        for name in trends.RANGES:
+            pages.trends_cache.get(name)
+        pages.review_cache.get(datetime.now(UTC).strftime("%Y-%m"))
+    except Exception as exc:  # PostgreSQL not up yet: the first request computes instead
+        get_logger(__name__).warning("console.warm_failed", error=repr(exc))
+
+
 def install(app: FastAPI) -> None:
+    app.router.on_startup.append(
+        lambda: threading.Thread(target=warm_caches, name="console-warm", daemon=True).start())
     app.include_router(pages.router)
     app.include_router(deadletter_pages.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
