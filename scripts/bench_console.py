@@ -136,7 +136,7 @@ def pages(http: requests.Session, url: str) -> list[tuple[str, str, dict | None]
                              "LIMIT 1").fetchone()["order_id"]
         conn.commit()
     month = datetime.now(UTC).strftime("%Y-%m")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', http.get(url + "/").text).group(1)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', http.get(url + "/email-changes").text).group(1)
     return [
         ("sign-in page", "/sign-in", None),
         ("overview", "/", None),
