@@ -63,7 +63,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(web.NotSignedIn)
     async def not_signed_in(request: Request, _exc) -> Response:
-        if request.url.path.endswith(".json") or request.method != "GET":
+        if request.url.path.endswith(".json"):
             return web.json_response({"error": "not signed in"}, 401)
         return web.redirect("/sign-in")
 
