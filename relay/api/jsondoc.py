@@ -1,5 +1,6 @@
 """Responses that are exactly what the CLI's `--json` prints (same encoder: `default=str`),
-so `GET /v1/orders/{id}` and `relay orders show --json` can be compared byte for byte."""
+so `GET /v1/orders/{id}` and `relay orders show --json` are the same document (only the
+CLI's indentation differs)."""
 
 from __future__ import annotations
 

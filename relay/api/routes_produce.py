@@ -21,7 +21,6 @@ from relay.api.auth import authorize, bearer, require_credentials, require_scope
 from relay.api.body import JSON, NDJSON, check_media_type, media_type, parse_json_object
 from relay.api.jsondoc import cli_json
 from relay.api.masking import for_principal
-from relay.api.problems import Problem
 from relay.api.schemas import (
     EmailChangeReceipt,
     OrderEventsSummary,
@@ -152,5 +151,3 @@ def get_order(order_id: str = Path(max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$
         raise NotFound(f"no events for order {order_id} submitted with this key")
     return cli_json(for_principal(order_timeline(order_id), principal))
 
-
-__all__ = ["Problem", "router"]

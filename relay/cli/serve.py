@@ -45,4 +45,8 @@ def serve_cmd(
     uvicorn.run("relay.api.app:create_app", factory=True, host=host or s.api_host,
                 port=port or s.api_port, workers=n, loop="uvloop", http="httptools",
                 proxy_headers=True, log_config=None, access_log=False,
-                timeout_graceful_shutdown=20)
+                timeout_graceful_shutdown=20,
+                # uvicorn's supervisor kills a worker that does not answer its ping within
+                # this; its default of 5 s killed workers still importing relay on a busy
+                # 2-core host, over and over
+                timeout_worker_healthcheck=30)

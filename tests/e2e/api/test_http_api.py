@@ -75,7 +75,7 @@ def test_an_email_change_sent_over_http_reaches_homeria(api_with_sync, homeria):
 
 def test_keys_scopes_and_revocation(start_api):
     api = start_api()
-    producer, reader, operator = (api.key("p", "produce"), api.key("r", "read"),
+    producer, reader, operator = (api.key("p", "produce"), api.key("r", "read", cli=True),
                                   api.key("o", "operate"))
     # no key, or an unknown one: 401 with a Bearer challenge
     for key in (None, "relay_not-a-key"):
@@ -149,7 +149,7 @@ def test_bad_input_is_refused_whole_naming_every_field(start_api):
 
 
 def test_order_timeline_and_status_are_what_the_cli_prints(start_api):
-    api = start_api()
+    api = start_api(workers=2)   # and /metrics sums both processes' request counters
     producer, reader = api.key("p", "produce"), api.key("r", "read")
     assert api.call("POST", "/v1/order-events", producer,
                     json=event(1, order="SO-77")).status_code == 202
