@@ -87,6 +87,8 @@ def order_timeline(order_id: str) -> dict:
 
 register_section("notifications", status_section)
 deadletters.register_replayer(KIND, replay)
+# `skipped`: the customer got it on another channel (sent_via_<channel>)
+deadletters.register_states(KIND, "notifications", delivered=("sent", "skipped"))
 
 
 @bootstrap.config_check

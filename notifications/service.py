@@ -12,15 +12,12 @@ transaction, record the outcome — so a redelivered or duplicated message never
                                    (one statement: notification_sent, migration 0302)
                        transient → pending + outbox.retry_in, unless the channel's budget
                                    is spent or the retry would reach the deadline
-                       permanent / budget spent → failed, and the next standby channel of
-                                   the event is activated and published at once; none
-                                   left → the channels that failed only transiently go
-                                   back to standby and the next round starts with the
-                                   first after a jittered backoff (an outage of every
-                                   provider is waited out, `waiting`), until the event
-                                   is NOTIFY_GIVE_UP_SECONDS old (dead letter `max_age`);
-                                   every channel failed permanently → dead letter
-                                   (`all_channels_failed`)
+                       permanent / budget spent → notifications/fallback.py: the next
+                                   standby channel at once; none left → the next round
+                                   over the channels that failed transiently, after a
+                                   jittered backoff (an outage is waited out), until
+                                   NOTIFY_GIVE_UP_SECONDS (`max_age`); every channel
+                                   failed permanently → `all_channels_failed`
 
 A worker that dies mid-send leaves `sending` with a claim that expires; the outbox sweep
 republishes after its lease and the next worker reclaims it. Only in that case (provider
@@ -43,19 +40,18 @@ from notifications import planning, policy, sla
 from notifications.channels import Channel, ChannelError, channels_from_settings
 from notifications.channels.base import PermanentChannelError, TransientChannelError
 from notifications.channels.inapp import InAppChannel, InAppMessage
+from notifications.fallback import EXPEDITE_QUEUE, give_up
 from notifications.models import OrderEvent
 from notifications.payloads import EmailMessage, PushMessage, SmsMessage
-from notifications.producer import KIND, TASKS, TRANSACTIONAL_QUEUE
+from notifications.producer import KIND, TRANSACTIONAL_QUEUE
 from notifications.rendering import RenderError, render
-from relay import alerts, attempts, deadletters, metrics, outbox
+from relay import alerts, attempts, metrics, outbox
 from relay.db import Tx, run_one, transaction
 from relay.logs import get_logger
 
 log = get_logger(__name__)
 
 FINAL_STATES = frozenset({"sent", "failed", "suppressed", "skipped"})
-EXPEDITE_QUEUE = "notify.expedite"
-
 _channels: dict[str, Channel] | None = None
 
 
@@ -293,95 +289,19 @@ def _failed(claim: Claim, error: ChannelError, started: datetime, clock: float) 
         if error.alert:
             _alert_config(tx, claim, error, row)
         if not error.transient:
-            return _give_up(tx, claim.id, row, error.reason, error)
+            return give_up(tx, claim.id, row, error.reason, error)
         step = planning.after_transient(
             attempts=row["attempts"], active_since=row["activated_at"], now=now,
             deadline=row["deadline"], transactional=row["event_type"] != "promotion",
             policy=policy.retry_policy(), retry_after=error.retry_after)
         if step.action == "fallback":
-            return _give_up(tx, claim.id, row, step.reason, error)
+            return give_up(tx, claim.id, row, step.reason, error)
         tx.execute(
             """UPDATE notifications SET state = 'pending', claim_token = NULL,
                       claimed_until = NULL, last_error = %s, updated_at = now() WHERE id = %s""",
             (error.reason, claim.id))
         outbox.retry_in(tx, claim.id, step.delay_s, reason=error.reason)
     return "retry"
-
-
-def _give_up(tx: Tx, notification_id: uuid.UUID, row: dict, reason: str,
-             error: ChannelError) -> str:
-    """This channel is done for now: activate the next standby channel at once; when
-    none is left, go round the transiently failed channels again (waiting out an outage),
-    or dead-letter."""
-    tx.execute(
-        """UPDATE notifications SET state = 'failed', reason = %s, last_error = %s,
-                  claim_token = NULL, claimed_until = NULL, updated_at = now() WHERE id = %s""",
-        (reason, f"{error.reason} {error.detail}".strip()[:500], notification_id))
-    current = outbox.get(tx.conn, notification_id)
-    outbox.complete(tx, notification_id)
-    # already late: a fallback keeps its place in line on the expedite queue
-    expedite = bool(current and current["queue"] == EXPEDITE_QUEUE)
-    nxt = tx.execute(
-        """SELECT id, channel, queue FROM notifications WHERE event_id = %s AND state = 'standby'
-           ORDER BY rank LIMIT 1 FOR UPDATE""", (row["event_id"],)).fetchone()
-    if nxt is not None:
-        _activate(tx, nxt, f"fallback_from_{row['channel']}:{reason}", expedite, 0.0)
-        log.info("notification.fallback", notification_id=str(notification_id),
-                 from_channel=row["channel"], to_channel=nxt["channel"], reason=reason)
-        return "fallback"
-    outcome = _next_round(tx, notification_id, row, error, expedite)
-    if outcome is not None:
-        return outcome
-    deadletters.record(
-        tx, kind=KIND, entity_id=notification_id, reason="all_channels_failed",
-        status_code=error.status,
-        error=f"{row['channel']}: {error.reason} ({reason}) {error.detail}".strip(),
-        attempts=row["attempts"], brand=row["brand"], country=row["country"])
-    return "dead_letter"
-
-
-def _activate(tx: Tx, nxt: dict, reason: str, expedite: bool, delay_s: float) -> None:
-    tx.execute(
-        """UPDATE notifications SET state = 'pending', activated_at = now(), reason = %s,
-                  updated_at = now() WHERE id = %s""", (reason, nxt["id"]))
-    queue = nxt["queue"]
-    if expedite and queue == TRANSACTIONAL_QUEUE:
-        queue = EXPEDITE_QUEUE
-    outbox.schedule(tx, KIND, nxt["id"], TASKS[nxt["queue"]], queue, delay_s,
-                    reason=planning.WAITING_OUT if delay_s else "fallback")
-
-
-def _next_round(tx: Tx, notification_id: uuid.UUID, row: dict, error: ChannelError,
-                expedite: bool) -> str | None:
-    """No standby channel is left. If some channels failed only transiently, put them
-    back on standby and start the next round with the first of them after a backoff
-    (planning.after_every_channel); None when there is nothing to wait for."""
-    waiting = tx.execute(
-        """SELECT id, channel, queue, rounds, created_at FROM notifications
-           WHERE event_id = %s AND state = 'failed' AND reason = ANY(%s)
-           ORDER BY rank FOR UPDATE""",
-        (row["event_id"], list(planning.TRANSIENT_FALLBACKS))).fetchall()
-    if not waiting:
-        return None
-    round_ = max(r["rounds"] for r in waiting) + 1
-    step = planning.after_every_channel(
-        round_=round_, first_created=min(r["created_at"] for r in waiting),
-        now=datetime.now(UTC), give_up_s=policy.give_up_seconds(),
-        policy=policy.retry_policy(), retry_after=error.retry_after)
-    if step.action == "give_up":
-        deadletters.record(
-            tx, kind=KIND, entity_id=notification_id, reason="max_age", status_code=error.status,
-            error=f"{row['channel']}: {error.reason} (every channel failing for "
-                  f"{policy.give_up_seconds():g} s) {error.detail}".strip(),
-            attempts=row["attempts"], brand=row["brand"], country=row["country"])
-        return "dead_letter"
-    tx.execute(
-        """UPDATE notifications SET state = 'standby', rounds = %s, updated_at = now()
-           WHERE id = ANY(%s)""", (round_, [r["id"] for r in waiting]))
-    _activate(tx, waiting[0], planning.WAITING_OUT, expedite, step.delay_s)
-    log.info("notification.waiting_out", event_type=row["event_type"], round=round_,
-             channels=[r["channel"] for r in waiting], delay_s=round(step.delay_s, 1))
-    return "waiting"
 
 
 def _alert_config(tx: Tx, claim: Claim, error: ChannelError, row: dict) -> None:

@@ -9,11 +9,13 @@ print without a traceback.
 from __future__ import annotations
 
 import ipaddress
+import os
 from functools import lru_cache
 from typing import Annotated, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import Field, ValidationError, field_validator
+from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from relay.errors import ConfigurationError
@@ -121,6 +123,25 @@ class Settings(BaseSettings):
     notify_give_up_seconds: float = Field(86400, alias="NOTIFY_GIVE_UP_SECONDS", gt=0,
                                          allow_inf_nan=False)
 
+    # The email sync's retry and breaker knobs (sync_worker/policy.py reads them here).
+    homeria_retry_base_seconds: float = Field(2, alias="HOMERIA_RETRY_BASE_SECONDS",
+                                              ge=0.01, allow_inf_nan=False)
+    homeria_retry_max_seconds: float = Field(600, alias="HOMERIA_RETRY_MAX_SECONDS",
+                                             ge=0.01, allow_inf_nan=False)
+    homeria_retry_give_up_seconds: float = Field(86400, alias="HOMERIA_RETRY_GIVE_UP_SECONDS",
+                                                 ge=1, allow_inf_nan=False)
+    homeria_breaker_threshold: int = Field(5, alias="HOMERIA_BREAKER_THRESHOLD", ge=1)
+    homeria_breaker_cooldown_seconds: float = Field(
+        30, alias="HOMERIA_BREAKER_COOLDOWN_SECONDS", ge=0.1, allow_inf_nan=False)
+    # How long resolved dead letters are kept (relay/deadletters/resolve.py).
+    dead_letter_retention_days: float = Field(30, alias="DEAD_LETTER_RETENTION_DAYS", gt=0,
+                                              allow_inf_nan=False)
+    # Read by requests (the Homeria client resolves them once) and prometheus_client: a
+    # path that is not there would fail every request, or the exporter, much later.
+    requests_ca_bundle: str | None = Field(None, alias="REQUESTS_CA_BUNDLE")
+    curl_ca_bundle: str | None = Field(None, alias="CURL_CA_BUNDLE")
+    prometheus_multiproc_dir: str | None = Field(None, alias="PROMETHEUS_MULTIPROC_DIR")
+
     @field_validator("database_url")
     @classmethod
     def _pg_url(cls, v: str) -> str:
@@ -191,6 +212,30 @@ class Settings(BaseSettings):
         if not brands:
             raise ValueError("must list at least one brand code")
         return brands
+
+    @field_validator("homeria_retry_base_seconds", "homeria_retry_max_seconds",
+                     "homeria_retry_give_up_seconds", "homeria_breaker_threshold",
+                     "homeria_breaker_cooldown_seconds", "dead_letter_retention_days",
+                     mode="before")
+    @classmethod
+    def _blank_is_default(cls, v):
+        """A blank tunable (`VAR=` in a compose file) means its default, as it always has."""
+        if isinstance(v, str) and not v.strip():
+            raise PydanticUseDefault()
+        return v
+
+    @field_validator("requests_ca_bundle", "curl_ca_bundle", "prometheus_multiproc_dir",
+                     mode="before")
+    @classmethod
+    def _existing_path(cls, v, info):
+        if isinstance(v, str) and not v.strip():
+            return None
+        if v is not None:
+            want_dir = info.field_name == "prometheus_multiproc_dir"
+            found = os.path.isdir(v) if want_dir else os.path.exists(v)
+            if not found:
+                raise ValueError(f"{'directory' if want_dir else 'file'} {v!r} does not exist")
+        return v
 
     @field_validator("log_level")
     @classmethod

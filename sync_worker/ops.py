@@ -57,4 +57,5 @@ def change_details(change_id: uuid.UUID, *, masked: bool = True) -> dict:
 
 register_section("homeria", status_section)
 deadletters.register_replayer(store.KIND, service.replay)
+deadletters.register_states(store.KIND, "email_changes", delivered=("synced", "superseded"))
 bootstrap.config_check(policy.get_policy)

@@ -1,9 +1,8 @@
 """The email-sync knobs, read in one place.
 
-`relay.settings` owns the contract's variables (HOMERIA_MAX_RPS ...). The retry and
-breaker knobs below are read from relay.settings when it grows a field for them, else
-from the environment with these defaults, so every module asks `get_policy()` and nothing
-else reads os.environ.
+Every variable below is a `relay.settings` field, validated when a process starts (a
+malformed value stops it with one line naming the variable, exit 2); every module asks
+`get_policy()` and nothing reads os.environ.
 
 | variable                          | default | meaning                                   |
 |-----------------------------------|---------|-------------------------------------------|
@@ -16,11 +15,9 @@ else reads os.environ.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 
-from relay.errors import ConfigurationError
 from relay.settings import get_settings
 
 # How long a worker may hold a claimed change before another may send it again. Longer
@@ -40,29 +37,16 @@ class Policy:
     max_rps: float
 
 
-def _read(name: str, default: float, *, minimum: float) -> float:
-    attr = name.lower()
-    value = getattr(get_settings(), attr, None)
-    if value is None:
-        raw = os.environ.get(name, "").strip()
-        try:
-            value = float(raw) if raw else default
-        except ValueError:
-            raise ConfigurationError(f"{name} is invalid: not a number") from None
-    if value < minimum:
-        raise ConfigurationError(f"{name} is invalid: must be >= {minimum:g}")
-    return float(value)
-
-
 @lru_cache(maxsize=1)
 def get_policy() -> Policy:
+    s = get_settings()
     return Policy(
-        retry_base_s=_read("HOMERIA_RETRY_BASE_SECONDS", 2, minimum=0.01),
-        retry_max_s=_read("HOMERIA_RETRY_MAX_SECONDS", 600, minimum=0.01),
-        give_up_s=_read("HOMERIA_RETRY_GIVE_UP_SECONDS", 86400, minimum=1),
-        breaker_threshold=int(_read("HOMERIA_BREAKER_THRESHOLD", 5, minimum=1)),
-        breaker_cooldown_s=_read("HOMERIA_BREAKER_COOLDOWN_SECONDS", 30, minimum=0.1),
-        max_rps=float(get_settings().homeria_max_rps),
+        retry_base_s=s.homeria_retry_base_seconds,
+        retry_max_s=s.homeria_retry_max_seconds,
+        give_up_s=s.homeria_retry_give_up_seconds,
+        breaker_threshold=s.homeria_breaker_threshold,
+        breaker_cooldown_s=s.homeria_breaker_cooldown_seconds,
+        max_rps=float(s.homeria_max_rps),
     )
 
 

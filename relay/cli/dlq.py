@@ -21,9 +21,9 @@ from relay import deadletters
 from relay.alerts import TIMES
 from relay.cli import app
 from relay.cli.common import console, emit_json, err_console, settings
-from relay.deadletters import Filters, parse_duration
+from relay.deadletters import Filters, outcomes, parse_duration
 from relay.errors import InvalidInput
-from relay.logs import scrub
+from relay.logs import scrub, scrub_value
 
 dlq_app = typer.Typer(help="Dead letters: see what failed and why, replay or discard it.",
                       no_args_is_help=True)
@@ -42,6 +42,10 @@ DRY = typer.Option(False, "--dry-run", help="Show what would happen; change noth
 YES = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (bulk).")
 BY = typer.Option(None, "--by", help="Who is doing this (audit). Default: $USER.")
 WHY = typer.Option(None, "--why", help="Why (audit note), e.g. a ticket or incident.")
+WAIT = typer.Option(outcomes.DEFAULT_WAIT_SECONDS, "--wait", min=0, metavar="SECONDS",
+                    help="After replaying, wait up to this long for the outcomes "
+                         "(delivered, dead-lettered again, still pending).")
+NO_WAIT = typer.Option(False, "--no-wait", help="Only queue the replays; do not wait.")
 
 
 def _filters(task, reason, brand, country, older_than, newer_than, state="open",
@@ -186,15 +190,18 @@ def _print_table(title: str | None, cols: tuple[str, ...], rows: list[tuple[str,
 def replay_cmd(ids: list[int] = IDS, all_: bool = ALL, task: str = TASK, reason: str = REASON,
                brand: str = BRAND, country: str = COUNTRY, older_than: str = OLDER,
                newer_than: str = NEWER, dry_run: bool = DRY, yes: bool = YES, by: str = BY,
-               why: str = WHY, as_json: bool = JSON) -> None:
-    """Put dead-lettered work back through the normal path (outbox, queue, task).
+               why: str = WHY, as_json: bool = JSON, wait: float = WAIT,
+               no_wait: bool = NO_WAIT) -> None:
+    """Put dead-lettered work back through the normal path (outbox, queue, task), then
+    wait (--wait, default 30 s) and report what happened to each: delivered, dead-lettered
+    again (with the reason), or still pending.
 
     Already replayed or discarded entries are skipped. If the work fails again, a new
     dead letter opens. Examples: relay dlq replay 42 --why 'INC-118 fixed' ;
     relay dlq replay --all --task email_change --reason customer_not_found --dry-run
     """
     _resolve_cmd("replay", ids, all_, (task, reason, brand, country, older_than, newer_than),
-                 dry_run, yes, by, why, as_json)
+                 dry_run, yes, by, why, as_json, wait=None if no_wait else wait)
 
 
 @dlq_app.command("discard")
@@ -212,7 +219,7 @@ def discard_cmd(ids: list[int] = IDS, all_: bool = ALL, task: str = TASK, reason
 
 def _resolve_cmd(verb: str, ids: list[int] | None, all_: bool, filter_args: tuple,
                  dry_run: bool, yes: bool, by: str | None, why: str | None,
-                 as_json: bool) -> None:
+                 as_json: bool, wait: float | None = None) -> None:
     settings()
     if ids and all_:
         raise InvalidInput("ID/--all", "give dead letter ID(s) or --all, not both")
@@ -231,7 +238,10 @@ def _resolve_cmd(verb: str, ids: list[int] | None, all_: bool, filter_args: tupl
     started = time.perf_counter()
     results = _run_with_progress(fn, selected, who, why, dry_run, show=all_)
     elapsed = time.perf_counter() - started
-    _report(verb, results, selected, dry_run, who, elapsed, as_json)
+    after = None
+    if wait is not None and not dry_run:
+        after = _wait_for_outcomes(results, wait, quiet=as_json)
+    _report(verb, results, selected, dry_run, who, elapsed, as_json, after)
     if any(not r.ok for r in results):
         raise SystemExit(1)
 
@@ -263,12 +273,44 @@ def _run_with_progress(fn, ids, who, why, dry_run, show: bool):
                   on_result=lambda _r: progress.advance(bar))
 
 
-def _report(verb, results, selected, dry_run, who, elapsed, as_json) -> None:
+def _wait_for_outcomes(results, timeout: float, *, quiet: bool):
+    """Poll the replayed entities' outcomes (stderr shows the tally); (outcomes, waited)."""
+    replayed = [(r.id, r.kind, r.entity_id) for r in results if r.outcome == "replayed"]
+    if not replayed:
+        return [], 0.0
+    started = time.monotonic()
+    if quiet or not err_console.is_terminal:
+        found = outcomes.wait(replayed, timeout)
+    else:
+        with err_console.status("waiting for the outcomes") as status:
+            found = outcomes.wait(replayed, timeout, on_poll=lambda now: status.update(
+                "waiting for the outcomes: " + _tally(outcomes.counts(now))))
+    return found, time.monotonic() - started
+
+
+def _tally(counts: dict[str, int]) -> str:
+    return (f"{counts['delivered']} delivered, {counts['dead_again']} dead-lettered again, "
+            f"{counts['pending']} still pending"
+            + (f", {counts['finished']} finished undelivered" if counts["finished"] else ""))
+
+
+def _report(verb, results, selected, dry_run, who, elapsed, as_json, after=None) -> None:
     counts: dict[str, int] = {}
     for r in results:
         counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    found, waited = after if after is not None else (None, 0.0)
     if as_json:
-        emit_json(deadletters.summary(verb, results, selected, dry_run, who, elapsed))
+        doc = deadletters.summary(verb, results, selected, dry_run, who, elapsed)
+        if found is not None:
+            by_id = {o.id: o for o in found}
+            doc["outcomes"] = outcomes.counts(found)
+            doc["waited_s"] = round(waited, 3)
+            for item in doc["results"]:
+                o = by_id.get(item["id"])
+                item["after"] = None if o is None else {
+                    "outcome": o.outcome, "state": o.state, "reason": o.reason,
+                    "dead_letter_id": o.dead_letter_id}
+        emit_json(scrub_value(doc))
         return
     if not selected:
         console.print(f"no open dead letters match; nothing to {verb}")
@@ -281,6 +323,32 @@ def _report(verb, results, selected, dry_run, who, elapsed, as_json) -> None:
         err_console.print(("" if r.ok else "[red]error:[/red] ") + escape(scrub(r.message)))
     summary = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items()))
     console.print(f"{summary} in {elapsed:.1f} s (by {escape(who)})")
+    if found:
+        _print_outcomes(found, waited)
+
+
+def _print_outcomes(found: list, waited: float) -> None:
+    """Per item (all of them when few, else the ones not delivered), then the tally."""
+    shown = found if len(found) <= 50 else [o for o in found if o.outcome != "delivered"][:50]
+    words = {"delivered": "delivered", "dead_again": "dead-lettered again",
+             "pending": "still pending", "finished": "finished, not delivered"}
+    _print_table(None, ("id", "kind", "entity", "now", "state", "reason"),
+                 [(str(o.id), _cell(o.kind), _cell(o.entity_id), words[o.outcome],
+                   _cell(o.state),
+                   _cell(o.reason and f"{o.reason} (dead letter {o.dead_letter_id})"))
+                  for o in shown], flex="reason", right={"id"}, empty="")
+    tally = outcomes.counts(found)
+    reasons: dict[str, int] = {}
+    for o in found:
+        if o.outcome == "dead_again":
+            reasons[o.reason] = reasons.get(o.reason, 0) + 1
+    why = ", ".join(f"{r}{TIMES}{n}" for r, n in sorted(reasons.items()))
+    console.print(f"after {waited:.1f} s: " + _tally(tally).replace(
+        "dead-lettered again", f"dead-lettered again{f' ({why})' if why else ''}", 1),
+        soft_wrap=True)   # one line, however narrow: scripts grep it
+    if tally["pending"]:
+        err_console.print("still pending: see `relay dlq list`, `relay sync show ID` or "
+                          "`relay orders show ID` later, or wait longer with --wait")
 
 
 @dlq_app.command("stats")

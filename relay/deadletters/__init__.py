@@ -14,6 +14,7 @@ and `purge`; the beat runs `purge_expired()`. Importing this package registers t
 
 from relay.bootstrap import config_check
 from relay.deadletters.filters import STATES, Filters, parse_duration
+from relay.deadletters.outcomes import register_states
 from relay.deadletters.resolve import (
     Result,
     discard,
@@ -35,6 +36,7 @@ config_check(retention)
 
 __all__ = [
     "STATES", "Filters", "Result", "discard", "find", "ids_matching", "list",
-    "parse_duration", "purge", "purge_expired", "record", "register_replayer", "replay",
-    "replayer_for", "retention", "show", "stats", "status_section", "summary",
+    "parse_duration", "purge", "purge_expired", "record", "register_replayer",
+    "register_states", "replay", "replayer_for", "retention", "show", "stats",
+    "status_section", "summary",
 ]

@@ -10,7 +10,6 @@ replay each entity once, and the second sees "already replayed".
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -19,7 +18,6 @@ from datetime import timedelta
 import psycopg
 
 from relay.db import Tx, transaction
-from relay.errors import ConfigurationError
 from relay.logs import get_logger, scrub, scrub_value
 
 log = get_logger(__name__)
@@ -27,7 +25,6 @@ log = get_logger(__name__)
 Replayer = Callable[[Tx, uuid.UUID], None]
 _replayers: dict[str, Replayer] = {}
 
-DEFAULT_RETENTION_DAYS = 30
 PURGE_BATCH = 1000
 
 
@@ -144,18 +141,11 @@ def summary(verb: str, results: list[Result], selected: list[int], dry_run: bool
 
 
 def retention() -> timedelta:
-    """DEAD_LETTER_RETENTION_DAYS (default 30): how long resolved dead letters are kept."""
-    raw = os.environ.get("DEAD_LETTER_RETENTION_DAYS", "").strip()
-    if not raw:
-        return timedelta(days=DEFAULT_RETENTION_DAYS)
-    try:
-        days = float(raw)
-    except ValueError:
-        days = -1
-    if days <= 0:
-        raise ConfigurationError("DEAD_LETTER_RETENTION_DAYS is invalid: must be a positive "
-                                 "number of days")
-    return timedelta(days=days)
+    """DEAD_LETTER_RETENTION_DAYS (default 30, a relay.settings field validated at
+    start-up): how long resolved dead letters are kept."""
+    from relay.settings import get_settings
+
+    return timedelta(days=get_settings().dead_letter_retention_days)
 
 
 def purge(older_than: timedelta, *, by: str = "retention", dry_run: bool = False) -> int:

@@ -36,7 +36,7 @@ class Faults:
     burst_429: int = 0               # the next N requests get 429
     retry_after: int = 1             # seconds, sent with 429
     outage_seconds: float = 0.0      # from now on, for this long, drop connections
-    drop_after_apply_rate: float = 0.0   # share of requests handled, then left unanswered
+    drop_after_apply_rate: float = 0.0   # share handled, then left unanswered (HTTP stand-ins)
     _outage_until: float = field(default=0.0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _rng: random.Random = field(default_factory=random.Random, repr=False)

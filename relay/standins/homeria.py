@@ -123,6 +123,7 @@ class HomeriaState:
         self.signing_secret = signing_secret
         self.max_skew_s = max_skew_s
         self.clock = clock
+        # re-entrant: an endpoint's `respond(..., handle)` may look customers up inside
         self._lock = threading.RLock()
         self._customers: dict[tuple[str, str, str], Customer] = {}
         self._refs: set[str] = set()

@@ -36,9 +36,13 @@ def test_dlq_replay_all_applies_changes_whose_customers_were_created_since(
         homeria.state.seed("acme", "ES", f"late{n}@example.com", f"HC-LATE-{n}")
     result = run_cli(["dlq", "replay", "--all", "--yes", "--json"], relay_env, timeout=90)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["counts"]["replayed"] == 10
-    # then Homeria applies all ten, each once, under a key other than the 404's
-    wait_until(lambda: _states(ids) == {"synced"}, timeout=30, message="ten synced")
+    doc = json.loads(result.stdout)
+    assert doc["counts"]["replayed"] == 10
+    # then the command reports ten delivered (it waits for the outcomes)
+    assert doc["outcomes"] == {"delivered": 10, "dead_again": 0, "pending": 0, "finished": 0}
+    assert {r["after"]["state"] for r in doc["results"]} == {"synced"}
+    # and Homeria applied all ten, each once, under a key other than the 404's
+    assert _states(ids) == {"synced"}
     applied = homeria.state.applied_by_change()
     assert applied == {str(i): 1 for i in ids}
     for record in homeria.state.applied_changes:
@@ -62,9 +66,23 @@ def test_a_change_whose_answers_were_lost_until_it_gave_up_is_applied_once_on_re
     homeria.faults.update(drop_after_apply_rate=0)
     result = run_cli(["dlq", "replay", "--all", "--yes"], relay_env, timeout=90)
     assert result.returncode == 0, result.stderr
+    assert "1 delivered, 0 dead-lettered again, 0 still pending" in result.stdout
     # then it is synced from the kept 200 under its own key, and applied only once
-    wait_until(lambda: change(a)["state"] == "synced", timeout=30, message="synced")
+    assert change(a)["state"] == "synced"
     assert homeria.state.applied_by_change() == {str(a): 1}
     last = homeria.requests("/v1/customer-email-changes")[-1]
     assert last.headers["Idempotency-Key"] == str(a)
     assert last.json()["change_id"] == str(a) and not last.dropped
+
+
+def test_dlq_replay_reports_a_change_dead_lettered_again_with_its_reason(
+        homeria, sync_worker, relay_env):
+    sync_worker()
+    a = _late(11)
+    wait_until(lambda: change(a)["state"] == "dead", timeout=20, message="dead")
+    # replayed while the customer still does not exist
+    result = run_cli(["dlq", "replay", "--all", "--yes"], relay_env, timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert "0 delivered, 1 dead-lettered again (customer_not_found\u00d71), 0 still pending" \
+        in result.stdout, result.stdout
+    assert "dead-lettered again" in result.stdout.split("after")[0]

@@ -136,7 +136,8 @@ def test_replayed_canary_is_delivered_by_a_real_worker_and_replaying_twice_is_ha
     # when on-call replays it
     first = run_cli(["dlq", "replay", str(dl_id), "--by", "ana", "--why", "INC-7"], relay_env)
     assert first.returncode == 0, first.stderr
-    # then it goes through the normal path and ends done, exactly once
+    # then it goes through the normal path and ends done, exactly once, as the CLI says
+    assert "1 delivered" in first.stdout, first.stdout
     wait_until(lambda: _canary_done(canary_id), timeout=30, message="canary done")
     # and replaying it again changes nothing
     second = run_cli(["dlq", "replay", str(dl_id), "--json"], relay_env)
@@ -178,7 +179,7 @@ def test_discard_all_with_filters_keeps_rows_and_audit(relay_env, dead_canaries)
 
 def test_replay_unknown_id_exits_1(relay_env, dead_canary):
     _, dl_id = dead_canary()
-    result = run_cli(["dlq", "replay", str(dl_id), "424242"], relay_env)
+    result = run_cli(["dlq", "replay", str(dl_id), "424242", "--no-wait"], relay_env)
     assert result.returncode == 1 and "no dead letter 424242" in result.stderr
     assert fetch("SELECT state FROM dead_letters")[0]["state"] == "replayed"
 
@@ -189,8 +190,8 @@ def test_bulk_replay_of_1000_dead_letters(relay_env, start_worker, dead_canaries
     dead = dead_canaries(1000)
     # when on-call replays them all in one command
     started = time.perf_counter()
-    result = run_cli(["dlq", "replay", "--all", "--yes", "--json", "--why", "bulk"],
-                     relay_env, timeout=300)
+    result = run_cli(["dlq", "replay", "--all", "--yes", "--json", "--why", "bulk",
+                      "--no-wait"], relay_env, timeout=300)
     elapsed = time.perf_counter() - started
     doc = _json(result)
     print(f"\nbulk replay of 1000 dead letters: {elapsed:.2f} s wall (CLI subprocess), "
@@ -207,3 +208,20 @@ def test_bulk_replay_of_1000_dead_letters(relay_env, start_worker, dead_canaries
                              " AND id = ANY(%s)", (ids,))[0]["n"] == 1000,
                timeout=120, interval=0.5, message="1000 canaries done")
     assert fetch("SELECT max(effects) AS m FROM canaries")[0]["m"] == 1
+
+
+def test_replay_waits_a_bounded_time_and_reports_what_is_still_pending(relay_env,
+                                                                        dead_canaries):
+    # given two dead canaries and no worker to run them
+    dead_canaries(2)
+    # when on-call replays them, waiting at most one second
+    started = time.perf_counter()
+    result = run_cli(["dlq", "replay", "--all", "--yes", "--wait", "1", "--json"], relay_env)
+    # then the command returns after about that long and says both are still pending
+    assert time.perf_counter() - started < 15
+    doc = _json(result)
+    assert doc["outcomes"] == {"delivered": 0, "dead_again": 0, "pending": 2, "finished": 0}
+    assert {r["after"]["outcome"] for r in doc["results"]} == {"pending"}
+    assert doc["waited_s"] >= 1.0
+    human = run_cli(["dlq", "replay", "--all", "--yes", "--wait", "0"], relay_env)
+    assert human.returncode == 0 and "no open dead letters match" in human.stdout

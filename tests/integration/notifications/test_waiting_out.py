@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from notifications import record_order_event, service
+from relay import outbox
 from relay.db import connection
 from relay.settings import reset_settings_cache
 from tests.integration.notifications.conftest import drain, due_ids, event, rows
@@ -116,7 +117,8 @@ def test_past_the_give_up_age_it_dead_letters_max_age(wired, fast_rounds, give_u
     assert sent_anywhere(wired) == 0 and due_ids(within_s=60) == []
 
 
-def test_a_long_wait_is_parked_in_the_row_not_a_broker_countdown(wired, monkeypatch):
+def test_a_long_wait_is_parked_in_the_row_not_a_broker_countdown(wired, monkeypatch,
+                                                                 redis_client):
     # one attempt per channel, then a round backoff of up to 10 minutes
     monkeypatch.setenv("NOTIFY_CHANNEL_MAX_ATTEMPTS", "1")
     monkeypatch.setenv("NOTIFY_RETRY_BASE_SECONDS", "600")
@@ -134,3 +136,14 @@ def test_a_long_wait_is_parked_in_the_row_not_a_broker_countdown(wired, monkeypa
     # more than a minute away: nothing handed to the broker, the sweep will publish it
     assert (box["published_at"] is None) == (wait > 60)
     assert rows(doc["event_id"])["email"]["state"] == "pending"
+    # when it is due, the sweep publishes it (only the id travels)
+    with connection() as conn:
+        conn.execute("""UPDATE outbox SET next_attempt_at = now() - interval '1 second',
+                        published_at = NULL WHERE entity_id = %s""", (email.id,))
+        conn.commit()
+    redis_client.delete("notify.transactional")
+    assert outbox.sweep(lease_s=60) == 1
+    (message,) = redis_client.lrange("notify.transactional", 0, -1)
+    assert str(email.id) in message.decode()
+    wired["smtp"].faults.reset()
+    assert service.deliver(email.id) == "sent"

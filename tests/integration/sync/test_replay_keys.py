@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from relay import deadletters
 from relay.db import connection
-from sync_worker import enqueue_email_change, service
+from sync_worker import enqueue_email_change, service, store
+from sync_worker.breaker import Permit
 from sync_worker.payload import delivery_key
 from tests.integration.sync.helpers import attempts_of, change, dead_letters, posts
 from tests.support import run_cli, wait_until
@@ -60,6 +61,23 @@ def test_each_replay_after_a_permanent_answer_moves_to_a_fresh_key(sync_rt, home
     assert [(x["status_code"], x["idempotency_key"]) for x in attempts_of(a)] == [
         (404, str(a)), (404, str(delivery_key(a, 1))), (200, str(delivery_key(a, 2)))]
     assert homeria.state.applied_by_change() == {str(a): 1}
+
+
+def test_the_fast_and_the_careful_claim_pick_the_same_key(sync_rt, homeria):
+    # given a change replayed into generation 1
+    a = _enqueue("ghost@example.com", "ghost.new@example.com", n=7)
+    assert service.deliver(a) == "dead"
+    _replay_open()
+    # when it is claimed the careful way (under the customer's lock) ...
+    careful = service.claim_change(a, lambda: Permit(True, "closed"))
+    assert careful.payload.idempotency_key == delivery_key(a, 1)
+    service.release(careful, 0)
+    # ... and the one-statement way
+    fast = store.fast_claim(a, uuid.uuid4(), datetime.now(UTC),
+                            datetime.now(UTC) + timedelta(seconds=20))
+    assert fast is not None and fast["delivery"] == 1
+    assert service._payload(fast, fast["sent_current_email"]).idempotency_key \
+        == careful.payload.idempotency_key
 
 
 def test_retries_after_a_lost_answer_reuse_the_key_and_are_applied_once(sync_rt, homeria):
