@@ -1,7 +1,8 @@
 """A workaround in kombu's Redis transport: a Redis restart must not make a worker exit.
 
-What happens (kombu 5.7 / Celery 5.7 / redis-py 8.1; reproduced by
-tests/integration/relay/test_brokerfix.py and tests/e2e/test_broker_restart.py):
+What happens (kombu 5.7 / Celery 5.7 / redis-py 8.1; reproduced deterministically by
+tests/integration/relay/test_brokerfix.py; tests/e2e/test_broker_restart.py holds the
+promise end to end with real workers):
 
 1. Redis goes away while a worker holds unacked messages (acks_late: every task in
    flight). Celery's consumer calls `connection.collect()`, which closes the channels
@@ -38,6 +39,10 @@ after the visibility timeout (tasks are idempotent: a second run finds the work 
 Redis lost its data, nothing is left to ack, and the outbox sweep re-publishes every
 committed row that is not done (relay/outbox.py). PostgreSQL is the truth, not Redis.
 
+A second bug of the same kind hits the prefork pool (a prefork worker died at its second
+reconnect in our repeated Redis restart runs): see `_track_child_process` below; upstream https://github.com/celery/celery/issues/9250
+and the open fix https://github.com/celery/celery/pull/10318 (same family, AttributeError).
+
 Remove this module once kombu closes every channel on a failed connection
 (`tests/integration/relay/test_brokerfix.py::test_upstream_bug_is_still_there` fails then).
 """
@@ -47,6 +52,7 @@ from __future__ import annotations
 import functools
 import logging
 
+from celery.concurrency import asynpool
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 
@@ -58,6 +64,7 @@ ORIGINALS = {
     "restore_unacked": kombu_redis.QoS.restore_unacked,
     "ack": kombu_redis.QoS.ack,
     "reject": kombu_redis.QoS.reject,
+    "track_child_process": asynpool.AsynPool._track_child_process,
 }
 _installed = False
 
@@ -110,6 +117,16 @@ def _reject(self, delivery_tag, requeue=False):
     return ORIGINALS["reject"](self, delivery_tag, requeue=requeue)
 
 
+def _track_child_process(self, proc, hub):
+    """Prefork: on a lost connection Celery untracks each child and sets its
+    `_sentinel_poll` to None (celery#10086); re-registering after the reconnect then passes
+    that None to the event loop → `ValueError('file descriptor is None')`, "Unrecoverable
+    error". Let the original duplicate the child's sentinel again, as on first start."""
+    if getattr(proc, "_sentinel_poll", 0) is None:
+        del proc._sentinel_poll
+    return ORIGINALS["track_child_process"](self, proc, hub)
+
+
 def install() -> None:
     """Patch kombu's Redis transport (idempotent). Called when relay's Celery app loads, so
     every worker, beat and producer gets it."""
@@ -122,4 +139,6 @@ def install() -> None:
         _restore_unacked)
     kombu_redis.QoS.ack = functools.wraps(ORIGINALS["ack"])(_ack)
     kombu_redis.QoS.reject = functools.wraps(ORIGINALS["reject"])(_reject)
+    asynpool.AsynPool._track_child_process = functools.wraps(
+        ORIGINALS["track_child_process"])(_track_child_process)
     _installed = True

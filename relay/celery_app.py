@@ -39,6 +39,15 @@ def _init_process(**_kwargs) -> None:
     init_sentry(get_settings(), component="celery")
 
 
+@signals.beat_init.connect
+def _start_watchdog(**_kwargs) -> None:
+    # The stall watchdog runs in beat, not on a worker: the maintenance worker may be the
+    # one that is dead (relay/watchdog.py).
+    from relay.watchdog import start_thread
+
+    start_thread()
+
+
 @signals.worker_ready.connect
 def _start_metrics(**_kwargs) -> None:
     from relay.metrics import start_exporter

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -47,10 +49,28 @@ _pool: ConnectionPool | None = None
 _pool_pid: int | None = None
 _pool_lock = threading.Lock()
 
+# A connection that sat in the pool longer than this is checked (one round trip) before it
+# is handed out: after a PostgreSQL restart every pooled connection is dead, and without the
+# check the first query on each fails (a task lost to the lease, a producer call refused).
+# Busy workers get their connection back within milliseconds and skip the check, so the hot
+# path pays nothing.
+CHECK_AFTER_IDLE_S = 2.0
+_returned_at: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
 
 def _configure(conn: psycopg.Connection) -> None:
     conn.execute("SET TIME ZONE 'UTC'")
     conn.commit()
+
+
+def _on_return(conn: psycopg.Connection) -> None:
+    _returned_at[conn] = time.monotonic()
+
+
+def _check_if_idle(conn: psycopg.Connection) -> None:
+    returned = _returned_at.pop(conn, None)
+    if returned is None or time.monotonic() - returned > CHECK_AFTER_IDLE_S:
+        ConnectionPool.check_connection(conn)  # raises on a dead one: the pool replaces it
 
 
 def get_pool() -> ConnectionPool:
@@ -66,6 +86,9 @@ def get_pool() -> ConnectionPool:
                 max_size=settings.db_pool_max,
                 kwargs={"row_factory": dict_row, "application_name": "relay"},
                 configure=_configure,
+                check=_check_if_idle,
+                reset=_on_return,
+                # PostgreSQL down: fail within this, not the pool's default 30 s
                 timeout=settings.db_pool_timeout_seconds,
                 open=True,
                 name="relay",

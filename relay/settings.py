@@ -106,8 +106,15 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     log_format: Literal["json", "console"] = Field("json", alias="LOG_FORMAT")
     db_pool_max: int = Field(10, alias="DB_POOL_MAX", ge=1)
+    # how long a caller waits for a PostgreSQL connection before failing (PostgreSQL down)
+    db_pool_timeout_seconds: float = Field(10, alias="DB_POOL_TIMEOUT_SECONDS", gt=0,
+                                           allow_inf_nan=False)
     metrics_port: int = Field(0, alias="METRICS_PORT", ge=0, le=65535)
-    db_pool_timeout_seconds: float = Field(30, alias="DB_POOL_TIMEOUT_SECONDS", gt=0)
+    # the stall watchdog (relay/watchdog.py), run by beat
+    stall_alert_seconds: float = Field(300, alias="STALL_ALERT_SECONDS", gt=0,
+                                       allow_inf_nan=False)
+    stall_check_seconds: float = Field(30, alias="STALL_CHECK_SECONDS", gt=0,
+                                       allow_inf_nan=False)
 
     # The HTTP API (`relay serve`, relay/api): see README "HTTP API".
     api_host: str = Field("127.0.0.1", alias="API_HOST", min_length=1)

@@ -35,6 +35,12 @@ def _fail(message: str, code: int) -> None:
     raise SystemExit(code)
 
 
+def _first_line(exc: BaseException) -> str:
+    """libpq's messages span lines ("...Connection refused\n\tIs the server running...")."""
+    text = str(exc).strip().splitlines()
+    return f"{exc.__class__.__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
 def main() -> None:
     try:
         app()
@@ -53,6 +59,9 @@ def main() -> None:
         import psycopg
         import redis
 
+        if isinstance(exc, psycopg.OperationalError):  # down, unreachable, pool timed out
+            _fail("operational failure: PostgreSQL unreachable (DATABASE_URL): "
+                  f"{_first_line(exc)}; nothing was written", 1)
         if isinstance(exc, psycopg.Error | redis.RedisError | kombu.exceptions.KombuError
                       | OSError):
             _fail(f"operational failure: {exc.__class__.__name__}: {exc}", 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import Any
 
@@ -23,6 +24,9 @@ def settings() -> Settings:
     s = get_settings()
     check_config()
     configure_logging("WARNING")  # the CLI's own output is the interface, not logs
+    # psycopg_pool warns once per failed connection attempt while PostgreSQL is down; the
+    # CLI reports that itself, in one line (relay/cli/__init__.py)
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     return s
 
 

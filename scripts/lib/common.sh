@@ -105,12 +105,13 @@ start_private_postgres() {
     chown postgres:postgres "$dir"
     owner="runuser -u postgres --"
   fi
-  $owner "$bindir/initdb" -D "$dir/data" -A trust -U postgres >"$dir/initdb.log" 2>&1 \
-    || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
-  $owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 \
+  # run from $dir: 'postgres' may not enter our working directory either
+  (cd "$dir" && $owner "$bindir/initdb" -D "$dir/data" -A trust -U postgres) \
+    >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+  (cd "$dir" && $owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" \
-    start >/dev/null || { cat "$dir/log" >&2; die "PostgreSQL failed to start"; }
-  on_exit "$owner '$bindir/pg_ctl' -D '$dir/data' -m fast -w stop >/dev/null 2>&1; rm -rf '$dir'"
+    start >/dev/null) || { cat "$dir/log" >&2; die "PostgreSQL failed to start"; }
+  on_exit "(cd '$dir' && $owner '$bindir/pg_ctl' -D '$dir/data' -m fast -w stop >/dev/null 2>&1); rm -rf '$dir'"
   export DATABASE_URL="postgresql://postgres@127.0.0.1:$port/postgres"
   say "private PostgreSQL on 127.0.0.1:$port (data in $dir, removed on exit)"
 }

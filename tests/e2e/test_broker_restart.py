@@ -2,10 +2,14 @@
 re-publishes what Redis lost, and Homeria applies every change once.
 
 The test owns its `redis-server` (tests/servers.py) and restarts it with SIGTERM while
-real `celery worker` processes (threads, as scripts/run runs them) are in
-the middle of Homeria calls (the stand-in answers after 1 s). Before the fix in
-relay/brokerfix.py every one of them exited with `Unrecoverable error:
-AttributeError("'NoneType' object has no attribute 'hostname'")`.
+real `celery worker` processes (threads, as scripts/run runs them, and prefork) are in
+the middle of Homeria calls (the stand-in answers after 1 s). Without relay/brokerfix.py
+a worker can exit here with `Unrecoverable error: AttributeError("'NoneType' object has
+no attribute 'hostname'")` (any pool) or `ValueError('file descriptor is None')`
+(prefork, after an earlier reconnect). Whether it does depends on where the worker's
+event loop is when the connection drops, so the exact crashes are reproduced
+deterministically in tests/integration/relay/test_brokerfix.py; this test holds the
+promise end to end.
 """
 
 from __future__ import annotations
@@ -62,10 +66,10 @@ def test_redis_restart_with_data_loss_stops_no_worker_and_loses_nothing(
                OUTBOX_SWEEP_SECONDS="1", **homeria_env(homeria.url))
     beat = None
     try:
-        # given sync workers as scripts/run runs them (threads), a maintenance worker and
-        # beat (the sweep), all against this test's Redis
+        # given sync workers as scripts/run runs them (threads) and a prefork one, a
+        # maintenance worker and beat (the sweep), all against this test's Redis
         workers = [start_worker("homeria", pool="threads", concurrency=4, env=env),
-                   start_worker("homeria", pool="threads", concurrency=4, env=env),
+                   start_worker("homeria", pool="prefork", concurrency=2, env=env),
                    start_worker("maintenance", pool="threads", concurrency=2, env=env)]
         with open(tmp_path / "beat.log", "wb") as log:
             beat = subprocess.Popen(

@@ -27,6 +27,7 @@ def test_private_postgres_starts_from_a_folder_only_its_owner_can_enter():
         lib.mkdir(parents=True)
         shutil.copy(ROOT / "scripts" / "lib" / "common.sh", lib / "common.sh")
         script = f"""
+            cd '{outer}/clone'   # where `scripts/test` runs from in a clone
             source '{lib}/common.sh'
             PY='{sys.executable}'
             start_private_postgres
@@ -40,7 +41,7 @@ def test_private_postgres_starts_from_a_folder_only_its_owner_can_enter():
                                 text=True, timeout=120)
         # then it starts (no "Permission denied" from initdb), answers, and is gone on exit
         assert result.returncode == 0, result.stderr[-2000:]
-        assert "Permission denied" not in result.stderr
+        assert "Permission denied" not in result.stderr, result.stderr
         assert "URL=postgresql://postgres@127.0.0.1:" in result.stdout
         match = re.search(r"data in (\S+), removed on exit", result.stderr)
         assert match, result.stderr

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import requests
 
-from tests.support import ROOT, wait_until
+from tests.support import ROOT, run_cli, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -74,6 +74,15 @@ def test_scripts_run_brings_everything_up_and_stops_cleanly(relay_env, tmp_path)
         # the HTTP API's printed curl example works as pasted
         _printed_curl_example_is_accepted(output)
         _printed_console_key_signs_in(output)
+        # a worker that dies is restarted by its supervisor, logged, and serves its queue again
+        pid = next(info["stats"]["pid"] for name, info in workers.items()
+                   if name.startswith("maintenance@"))
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: b"supervise: maintenance exited with status" in log_path.read_bytes(),
+                   timeout=15, message="the supervisor to log the worker's exit")
+        canary = run_cli(["canary", "-q", "maintenance", "--timeout", "60"], env)
+        assert canary.returncode == 0, canary.stdout + canary.stderr
+        assert proc.poll() is None
     finally:
         # Ctrl-C, as a person would
         if proc.poll() is None:

@@ -4,6 +4,7 @@ tasks in flight ack. relay/brokerfix.py explains the upstream bug and the workar
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager, suppress
 
 import pytest
@@ -94,3 +95,43 @@ def test_with_redis_still_up_unacked_messages_are_restored_as_before(server):
     client = redis.Redis.from_url(server.url)
     assert sum(client.llen(f"q{i}") for i in range(3)) == 3
     assert client.hlen("unacked") == 0
+
+
+class _PoolStub:
+    """What `AsynPool._track_child_process` uses of its pool."""
+
+    def __init__(self) -> None:
+        self.exits: list = []
+
+    def _event_process_exit(self, hub, proc) -> None:
+        self.exits.append(proc)
+
+
+@pytest.fixture
+def child():
+    import billiard
+
+    proc = billiard.Process(target=time.sleep, args=(30,))
+    proc.start()
+    yield proc
+    proc.terminate()
+    proc.join(5)
+
+
+def test_prefork_child_untracked_on_a_lost_connection_is_tracked_again(child):
+    from celery.concurrency.asynpool import AsynPool
+    from kombu.asynchronous import Hub
+
+    # given a child whose exit sentinel Celery untracked when the connection was lost
+    child._sentinel_poll = None
+    hub = Hub()
+    try:
+        # upstream: re-registering it after the reconnect kills the worker
+        with pytest.raises(ValueError, match="file descriptor is None"):
+            brokerfix.ORIGINALS["track_child_process"](_PoolStub(), child, hub)
+        # with the workaround the sentinel is duplicated again and watched
+        AsynPool._track_child_process(_PoolStub(), child, hub)
+        assert isinstance(child._sentinel_poll, int)
+        assert child._sentinel_poll in hub.readers
+    finally:
+        hub.close()
