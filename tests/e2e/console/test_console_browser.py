@@ -52,6 +52,7 @@ def test_keys_are_checked_a_read_key_signs_in_by_keyboard_and_sees_status_figure
 
     # a read key signs in with the keyboard alone
     page.goto(api.url + "/sign-in")
+    expect(page.get_by_label("API key")).to_be_focused()  # autofocus lands after load
     assert _focused(page) == "INPUT:api_key"
     page.keyboard.type(reader)
     page.keyboard.press("Tab")
