@@ -30,7 +30,7 @@ except ConfigurationError as exc:  # one clear line at start-up, never a traceba
 _QUEUE_NAMES = ("homeria", "notify.transactional", "notify.expedite", "notify.promotions",
                 "maintenance")
 
-broker_url = _settings.redis_url
+broker_url = _settings.broker
 broker_connection_retry_on_startup = True
 broker_transport_options = {
     "visibility_timeout": 3 * 3600,
@@ -38,6 +38,23 @@ broker_transport_options = {
     "socket_connect_timeout": 5,
     "health_check_interval": 30,
 }
+if _settings.broker_kind == "sentinel":
+    # kombu asks these Sentinels for the master on every (re)connect: after a failover
+    # workers and producers reach the promoted replica by themselves (README: Brokers).
+    broker_transport_options["master_name"] = _settings.redis_sentinel_master
+    broker_transport_options["sentinel_kwargs"] = {"socket_timeout": 2}
+if _settings.broker_kind == "amqp":
+    # RabbitMQ: quorum queues (replicated, durable). They have no global QoS; Celery sees
+    # the x-queue-type argument and uses per-consumer prefetch (worker_detect_quorum_queues,
+    # on by default, stated here because relay relies on it). relay publishes no broker
+    # countdowns there (outbox.retry_in parks them), so no message waits in a worker's
+    # memory. Heartbeats make a worker notice a dead broker connection within seconds.
+    # No publisher confirms: one broker round trip per message held a producer to ~135
+    # publishes/s here (README: Brokers and failover), and a publish the broker loses is
+    # re-sent by the outbox sweep after the lease, as on Redis.
+    broker_transport_options = {}
+    broker_heartbeat = 10
+    worker_detect_quorum_queues = True
 broker_pool_limit = 32
 
 task_serializer = "json"
@@ -63,7 +80,9 @@ enable_utc = True
 
 task_default_queue = "maintenance"
 task_create_missing_queues = False
-task_queues = tuple(Queue(name, routing_key=name) for name in _QUEUE_NAMES)
+_QUEUE_ARGUMENTS = {"x-queue-type": "quorum"} if _settings.broker_kind == "amqp" else None
+task_queues = tuple(Queue(name, routing_key=name, queue_arguments=_QUEUE_ARGUMENTS)
+                    for name in _QUEUE_NAMES)
 task_routes = {
     "sync_worker.*": {"queue": "homeria"},
     "notifications.promotions.*": {"queue": "notify.promotions"},
@@ -73,6 +92,10 @@ task_routes = {
 
 imports = ("relay.tasks", "relay.deadletters.tasks", "notifications.tasks", "sync_worker.tasks",
            "notifications.sla_tasks")
+
+# Any number of beats may run; one holds the leader lease in PostgreSQL and schedules
+# (relay/beatlease.py). A beat on standby takes over within seconds of the leader's loss.
+beat_scheduler = "relay.beatlease:LeaderScheduler"
 
 beat_schedule = {
     "outbox-sweep": {

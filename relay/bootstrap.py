@@ -11,7 +11,8 @@ import importlib
 from collections.abc import Callable
 
 FEATURE_MODULES: tuple[str, ...] = ("relay.deadletters", "relay.canary", "notifications.ops",
-                                    "sync_worker.ops", "notifications.sla", "relay.watchdog")
+                                    "sync_worker.ops", "notifications.sla", "relay.watchdog",
+                                    "relay.beatlease")
 
 _loaded = False
 _sweep_hooks: list[Callable[[], object]] = []

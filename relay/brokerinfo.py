@@ -18,6 +18,8 @@ import uuid
 import redis
 from kombu import serialization
 
+from relay.amqpinfo import amqp_queue_depth
+from relay.redisconn import broker_client
 from relay.settings import get_settings
 
 _PRIORITY_SEP = "\x06\x16"
@@ -26,13 +28,18 @@ _PRIORITY_STEPS = (3, 6, 9)
 
 @functools.lru_cache(maxsize=1)
 def _client() -> redis.Redis:
-    return redis.Redis.from_url(get_settings().redis_url, socket_timeout=5,
-                                socket_connect_timeout=2)
+    return broker_client(get_settings(), socket_timeout=5, socket_connect_timeout=2)
 
 
 def client() -> redis.Redis:
-    """The process's Redis client for the broker database (thread-safe, pooled)."""
+    """The process's Redis client for the broker database (thread-safe, pooled; follows
+    a Sentinel failover). Only for Redis brokers: see `is_redis()`."""
     return _client()
+
+
+def is_redis() -> bool:
+    """True when the broker is Redis (plain or Sentinel), False for RabbitMQ."""
+    return get_settings().broker_kind != "amqp"
 
 
 def kombu_envelope(app, task: str, args: list, queue: str) -> bytes:
@@ -105,7 +112,9 @@ def _build_template(app, task: str, queue: str, pid: int) -> list[str]:
 
 
 def queue_depth(queue: str, client: redis.Redis | None = None) -> int | None:
-    """Messages waiting in `queue`, or None when Redis cannot be reached."""
+    """Messages waiting in `queue`, or None when the broker cannot be reached."""
+    if client is None and not is_redis():
+        return amqp_queue_depth(queue)
     client = client or _client()
     try:
         pipe = client.pipeline(transaction=False)
@@ -122,7 +131,10 @@ def queue_depths(queues, client: redis.Redis | None = None) -> dict[str, int | N
 
 
 def unacked_count(client: redis.Redis | None = None) -> int | None:
-    """Messages delivered to workers but not yet acknowledged (kombu's `unacked` hash)."""
+    """Messages delivered to workers but not yet acknowledged (kombu's `unacked` hash).
+    None on RabbitMQ: AMQP reports unacked counts only through the management API."""
+    if client is None and not is_redis():
+        return None
     client = client or _client()
     try:
         return int(client.hlen("unacked"))

@@ -88,6 +88,8 @@ def publish_now(pubs: list[Publication], source: str = "producer") -> int:
     thousands; only countdowns go through kombu's own publish."""
     immediate = [p for p in pubs if not p.countdown]
     delayed = [p for p in pubs if p.countdown]
+    if not brokerinfo.is_redis():  # RabbitMQ: no list to push to; kombu publishes each
+        return _publish_each(pubs, source)
     sent = _publish_pipelined(immediate, source) if immediate else 0
     return sent + (_publish_each(delayed, source) if delayed else 0)
 
@@ -171,6 +173,12 @@ def complete(tx: Tx, entity_id: uuid.UUID) -> None:
 def retry_in(tx: Tx, entity_id: uuid.UUID, delay_s: float, reason: str = "retry") -> str:
     """Schedule the next attempt. Returns 'countdown' or 'parked' (for logs and tests)."""
     delay_s = max(0.0, float(delay_s))
+    if delay_s and not brokerinfo.is_redis():
+        # RabbitMQ quorum queues: Celery's ETA handling needs global QoS, which quorum
+        # queues lack, and its native delayed delivery needs topic exchanges. Every wait
+        # is parked in the row instead; the sweep publishes it when due (README: Brokers).
+        park_until(tx, entity_id, delay_s, reason)
+        return "parked"
     if delay_s <= SHORT_RETRY_MAX_S:
         row = tx.execute(
             """UPDATE outbox SET next_attempt_at = now() + make_interval(secs => %s),

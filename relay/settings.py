@@ -130,6 +130,13 @@ class Settings(BaseSettings):
     notify_give_up_seconds: float = Field(86400, alias="NOTIFY_GIVE_UP_SECONDS", gt=0,
                                          allow_inf_nan=False)
 
+    # Brokers (issue 18): the Celery broker may differ from REDIS_URL, which keeps the
+    # shared breaker and rate-limit state. Declared after redis_url: the master check
+    # below reads both URLs (pydantic validates fields in declaration order).
+    broker_url: str | None = Field(None, alias="BROKER_URL")
+    redis_sentinel_master: str | None = Field(None, alias="REDIS_SENTINEL_MASTER",
+                                              validate_default=True)
+
     # The email sync's retry and breaker knobs (sync_worker/policy.py reads them here).
     homeria_retry_base_seconds: float = Field(2, alias="HOMERIA_RETRY_BASE_SECONDS",
                                               ge=0.01, allow_inf_nan=False)
@@ -159,9 +166,40 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, v: str) -> str:
-        if urlsplit(v).scheme not in {"redis", "rediss", "unix"}:
-            raise ValueError("must be a redis:// URL")
+        if urlsplit(v).scheme not in {"redis", "rediss", "unix", "sentinel"}:
+            raise ValueError("must be a redis:// or sentinel:// URL")
+        if urlsplit(v).scheme == "sentinel":
+            parse_sentinel_url(v)
         return v
+
+    @field_validator("broker_url", mode="before")
+    @classmethod
+    def _broker_blank(cls, v):
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        scheme = urlsplit(v).scheme
+        if scheme not in BROKER_SCHEMES:
+            raise ValueError("must be a redis://, sentinel://…;sentinel://… or amqp:// URL")
+        if scheme == "sentinel":
+            parse_sentinel_url(v)
+        elif not urlsplit(v).hostname and scheme != "unix":
+            raise ValueError("names no host")
+        return v
+
+    @field_validator("redis_sentinel_master")
+    @classmethod
+    def _sentinel_master(cls, v: str | None, info) -> str | None:
+        v = v.strip() if isinstance(v, str) else v
+        urls = [info.data.get("redis_url"), info.data.get("broker_url")]
+        if not v and any(u and urlsplit(u).scheme == "sentinel" for u in urls):
+            raise ValueError("must name the Sentinel master when REDIS_URL or BROKER_URL"
+                             " is a sentinel:// URL")
+        return v or None
 
     @field_validator("homeria_base_url")
     @classmethod
@@ -255,6 +293,52 @@ class Settings(BaseSettings):
     @property
     def smtp(self) -> SmtpTarget:
         return SmtpTarget(self.smtp_url)
+
+    @property
+    def broker(self) -> str:
+        """The Celery broker: BROKER_URL, else REDIS_URL."""
+        return self.broker_url or self.redis_url
+
+    @property
+    def broker_kind(self) -> Literal["redis", "sentinel", "amqp"]:
+        return broker_kind(self.broker)
+
+
+BROKER_SCHEMES = {"redis", "rediss", "unix", "sentinel", "amqp", "amqps", "pyamqp"}
+
+
+def broker_kind(url: str) -> Literal["redis", "sentinel", "amqp"]:
+    scheme = urlsplit(url).scheme
+    if scheme == "sentinel":
+        return "sentinel"
+    return "amqp" if scheme in {"amqp", "amqps", "pyamqp"} else "redis"
+
+
+def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str | None, int]:
+    """`sentinel://[:pw@]h1:26379[/db];sentinel://h2:26379` (kombu's form) → the Sentinel
+    addresses, the Redis password and the database (default 0). kombu reads the password
+    and database from the first part only, so relay does too and refuses them elsewhere:
+    the outbox's own publish must write to the database the workers read."""
+    hosts: list[tuple[str, int]] = []
+    password, db = None, 0
+    for i, part in enumerate(p.strip() for p in url.split(";")):
+        parts = urlsplit(part)
+        if parts.scheme != "sentinel" or not parts.hostname:
+            raise ValueError(f"every part must be sentinel://host:port, got {part!r}")
+        try:
+            hosts.append((parts.hostname, parts.port or 26379))
+        except ValueError:
+            raise ValueError(f"bad port in {part!r}") from None
+        path = parts.path.strip("/")
+        if i and (path or parts.password):
+            raise ValueError("put the password and database on the first sentinel:// part"
+                             " only (that is where Celery's transport reads them)")
+        if path and not path.isdigit():
+            raise ValueError(f"database must be a number, got {parts.path!r}")
+        if not i:
+            password = unquote(parts.password) if parts.password else None
+            db = int(path) if path else 0
+    return hosts, password, db
 
 
 _ALIASES = {name: (f.alias or name.upper()) for name, f in Settings.model_fields.items()}

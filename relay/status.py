@@ -35,7 +35,9 @@ def collect() -> dict:
         "unacked": brokerinfo.unacked_count(),
         "outbox": outbox.backlog(),
     }
-    doc["broker_reachable"] = doc["unacked"] is not None
+    # RabbitMQ reports no unacked count (brokerinfo.unacked_count): its queue depths tell
+    doc["broker_reachable"] = (doc["unacked"] is not None if brokerinfo.is_redis()
+                               else any(d is not None for d in doc["queues"].values()))
     for name, fn in _sections.items():
         try:
             doc[name] = fn()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import redis
 
+from relay.redisconn import state_client
 from relay.settings import get_settings
 from sync_worker.breaker import Breaker
 from sync_worker.client import HomeriaClient
@@ -42,8 +43,7 @@ def runtime() -> Runtime:
         if _runtime is None or _pid != os.getpid():
             settings = get_settings()
             policy = get_policy()
-            client = redis.Redis.from_url(settings.redis_url, socket_timeout=2,
-                                          socket_connect_timeout=2)
+            client = state_client(settings, socket_timeout=2, socket_connect_timeout=2)
             _runtime = Runtime(
                 policy=policy,
                 client=HomeriaClient.from_settings(settings),

@@ -80,3 +80,27 @@ def run_cli(args: list[str], env: dict[str, str], input: str | None = None,
         [sys.executable, "-c", "from relay.cli import main; main()", *args],
         env=env, cwd=ROOT, input=input, capture_output=True, text=True, timeout=timeout,
     )
+
+
+class BeatProcess:
+    """A real `celery -A relay beat` subprocess (leader lease: relay/beatlease.py)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "relay", "beat", "-l", "INFO"],
+            env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+        self.proc.wait(timeout=15)
+        self._log.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:]

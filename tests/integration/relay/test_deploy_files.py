@@ -88,3 +88,27 @@ def test_scripts_run_starts_the_http_api_and_prints_a_curl_example():
     script = (ROOT / "scripts" / "run").read_text()
     assert re.search(r"^spawn api relay serve --port", script, re.MULTILINE)
     assert "curl -sS -X POST http://127.0.0.1:$API_PORT/v1/email-changes" in script
+
+
+def test_sentinel_override_points_every_relay_service_at_the_sentinels_and_runs_two_beats():
+    # given the base file with the Sentinel override (issue 18)
+    result = subprocess.run(
+        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "-f",
+         str(ROOT / "docker-compose.sentinel.yml"), "config"], capture_output=True, text=True,
+        env=_compose_env(), cwd=ROOT, timeout=60)
+    # then it is valid, with a replica and three Sentinels (a quorum of two)
+    assert result.returncode == 0, result.stderr
+    body = result.stdout.split("services:\n", 1)[1].split("\nversion:", 1)[0]
+    services = dict(s.strip().split(":\n", 1) for s in re.split(r"\n(?=  [\w-]+:\n)", body))
+    for name in ("redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"):
+        assert name in services, sorted(services)
+    assert "monitor relay redis 6379 2" in services["sentinel-1"]
+    # and every relay process reaches broker and shared state through the Sentinels
+    for name in ("migrate", "worker-sync", "worker-transactional", "worker-promotions",
+                 "worker-maintenance", "beat", "flower"):
+        body = services[name]
+        assert "BROKER_URL: sentinel://sentinel-1:26379;" in body, name
+        assert "REDIS_URL: sentinel://sentinel-1:26379;" in body, name
+        assert "REDIS_SENTINEL_MASTER: relay" in body, name
+    # and two beats run: the leader lease makes that safe
+    assert "replicas: 2" in services["beat"]
