@@ -110,12 +110,6 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(10, alias="DB_POOL_TIMEOUT_SECONDS", gt=0,
                                            allow_inf_nan=False)
     metrics_port: int = Field(0, alias="METRICS_PORT", ge=0, le=65535)
-    # the stall watchdog (relay/watchdog.py), run by beat
-    stall_alert_seconds: float = Field(300, alias="STALL_ALERT_SECONDS", gt=0,
-                                       allow_inf_nan=False)
-    stall_check_seconds: float = Field(30, alias="STALL_CHECK_SECONDS", gt=0,
-                                       allow_inf_nan=False)
-
     # The HTTP API (`relay serve`, relay/api): see README "HTTP API".
     api_host: str = Field("127.0.0.1", alias="API_HOST", min_length=1)
     api_port: int = Field(8080, alias="API_PORT", ge=1, le=65535)
@@ -126,6 +120,11 @@ class Settings(BaseSettings):
     # The operations console (relay/console): the nav's link to Flower; unset: no link.
     flower_url: str | None = Field(None, alias="FLOWER_URL")
 
+    # the stall watchdog (relay/watchdog.py), run by beat
+    stall_alert_seconds: float = Field(300, alias="STALL_ALERT_SECONDS", gt=0,
+                                       allow_inf_nan=False)
+    stall_check_seconds: float = Field(30, alias="STALL_CHECK_SECONDS", gt=0,
+                                       allow_inf_nan=False)
     # a notification whose every channel keeps failing transiently is retried this long
     notify_give_up_seconds: float = Field(86400, alias="NOTIFY_GIVE_UP_SECONDS", gt=0,
                                          allow_inf_nan=False)

@@ -85,7 +85,7 @@ def get_email_change(change_id: uuid.UUID, principal: Principal = Depends(reader
             principal, submissions.EMAIL_CHANGE, str(change_id)):
         raise NotFound(f"no email change {change_id} submitted with this key")
     doc = change_details(change_id, masked=principal.scope != "produce")
-    return cli_json(doc)
+    return cli_json(for_principal(doc, principal))   # attempt details too
 
 
 @router.post(

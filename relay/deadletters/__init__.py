@@ -37,6 +37,6 @@ config_check(retention)
 __all__ = [
     "STATES", "Filters", "Result", "discard", "find", "ids_matching", "list",
     "parse_duration", "purge", "purge_expired", "record", "register_replayer",
-    "register_states", "replay", "replayer_for", "retention", "show", "stats",
-    "status_section", "summary",
+    "register_states", "replay",
+    "replayer_for", "retention", "show", "stats", "status_section", "summary",
 ]

@@ -71,9 +71,6 @@ def test_scripts_run_brings_everything_up_and_stops_cleanly(relay_env, tmp_path)
         assert "demo email changes: {" in output and "'synced'" in output, output[-3000:]
         assert "'pending'" not in output.split("demo email changes:")[1].splitlines()[0]
         assert "demo notifications: {" in output and "'sent'" in output
-        # the HTTP API's printed curl example works as pasted
-        _printed_curl_example_is_accepted(output)
-        _printed_console_key_signs_in(output)
         # a worker that dies is restarted by its supervisor, logged, and serves its queue again
         pid = next(info["stats"]["pid"] for name, info in workers.items()
                    if name.startswith("maintenance@"))
@@ -83,6 +80,9 @@ def test_scripts_run_brings_everything_up_and_stops_cleanly(relay_env, tmp_path)
         canary = run_cli(["canary", "-q", "maintenance", "--timeout", "60"], env)
         assert canary.returncode == 0, canary.stdout + canary.stderr
         assert proc.poll() is None
+        # the HTTP API's printed curl example works as pasted
+        _printed_curl_example_is_accepted(output)
+        _printed_console_key_signs_in(output)
     finally:
         # Ctrl-C, as a person would
         if proc.poll() is None:
