@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     api_workers: int = Field(2, alias="API_WORKERS", ge=1, le=64)
     api_max_body_bytes: int = Field(32 * 1024 * 1024, alias="API_MAX_BODY_BYTES", ge=1024)
     api_rate_limit_rps: float = Field(300, alias="API_RATE_LIMIT_RPS", ge=0)
+
+    # The operations console (relay/console): the nav's link to Flower; unset: no link.
+    flower_url: str | None = Field(None, alias="FLOWER_URL")
+
     # the stall watchdog (relay/watchdog.py), run by beat
     stall_alert_seconds: float = Field(300, alias="STALL_ALERT_SECONDS", gt=0,
                                        allow_inf_nan=False)
@@ -220,6 +224,15 @@ class Settings(BaseSettings):
     @classmethod
     def _webhook_url(cls, v: str | None) -> str | None:
         return None if v is None else require_secure_url(v, "ONCALL_WEBHOOK_URL")
+
+    @field_validator("flower_url", mode="before")
+    @classmethod
+    def _flower_url(cls, v):
+        if isinstance(v, str) and not v.strip():
+            return None
+        if v is not None and urlsplit(v).scheme not in {"http", "https"}:
+            raise ValueError("must be an http:// or https:// URL")
+        return v
 
     @field_validator("smtp_url")
     @classmethod

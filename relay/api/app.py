@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from relay import console
 from relay.api import body, health, problems, routes_ops, routes_produce, schemas
 from relay.api import metrics as api_metrics
 
@@ -34,6 +35,7 @@ def create_app() -> FastAPI:
     app.include_router(routes_produce.router)
     app.include_router(routes_ops.router)
     app.include_router(api_metrics.router)
+    console.install(app)   # the operations console at / (relay/console)
     api_metrics.instrument(app)
     app.add_middleware(body.BodyLimit, max_bytes=settings.api_max_body_bytes)
     _document(app)
