@@ -23,8 +23,9 @@ app = typer.Typer(
 )
 
 # Each module adds its commands to `app` when imported.
-COMMAND_MODULES = ("db", "status", "canary", "dlq", "enqueue", "orders", "sync", "sla",
-                   "privacy")
+COMMAND_MODULES = ("db", "status", "canary", "dlq", "enqueue", "orders", "sync", "sla")
+COMMAND_MODULES += ("serve", "apikeys")
+COMMAND_MODULES += ("privacy",)
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"relay.cli.{_name}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import typer
@@ -68,38 +67,18 @@ def order_event_cmd(
     Example: relay enqueue order-event events.jsonl --json | jq .new_events
     """
     settings()
-    from notifications.bulk import record_bulk
-    from notifications.models import parse_event
-    from notifications.producer import existing, record_order_events
-    from relay.db import transaction
+    from rich.progress import Progress
+
+    from notifications.intake import record_documents
 
     items = _documents(_read(source))
-    started = time.perf_counter()
-    if len(items) == 1:   # one event: show its notifications (the first ones if repeated)
-        event = parse_event(items[0][1], where=items[0][0])
-        intake = record_order_events([event])
-        notes = intake.notifications
-        if not intake.new_events:
-            with transaction() as tx:
-                notes = existing(tx, event.event_id)
-        doc = {"events": 1, "new_events": intake.new_events, "duplicates": intake.duplicates,
-               "notifications": len(intake.notifications), "by_state": intake.by_state(),
-               "suppressed": intake.suppressed_by_reason(), "jobs": 1,
-               "notification_list": [n.as_dict() for n in notes]}
+    if len(items) == 1:
+        doc = record_documents(items)
     else:
-        from rich.progress import Progress
-
         with Progress(console=err_console, transient=True) as progress:
             bar = progress.add_task("recording events", total=len(items))
-            result = record_bulk(items, jobs=jobs,
-                                 on_batch=lambda n: progress.advance(bar, n))
-        doc = {"events": result.events, "new_events": result.new_events,
-               "duplicates": result.duplicates, "notifications": result.notifications,
-               "by_state": dict(result.by_state), "suppressed": dict(result.suppressed),
-               "jobs": result.jobs}
-    elapsed = time.perf_counter() - started
-    doc["seconds"] = round(elapsed, 3)
-    doc["events_per_s"] = round(doc["events"] / elapsed) if elapsed else None
+            doc = record_documents(items, jobs=jobs,
+                                   on_batch=lambda n: progress.advance(bar, n))
     if as_json:
         emit_json(doc)
         return

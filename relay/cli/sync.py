@@ -14,11 +14,6 @@ from relay.errors import InvalidInput
 sync_app = typer.Typer(help="Email sync to Homeria.", no_args_is_help=True)
 app.add_typer(sync_app, name="sync")
 
-_SHOWN = ("id", "state", "customer_id", "brand", "country", "request_id", "requested_by",
-          "requested_at", "carried_by", "carried_count", "failures", "last_outcome",
-          "last_status_code", "customer_ref", "synced_at", "finished_at", "delivery")
-
-
 @sync_app.command("show")
 def show_cmd(change_id: str = typer.Argument(..., metavar="CHANGE_ID"),
              as_json: bool = typer.Option(False, "--json")) -> None:
@@ -29,27 +24,15 @@ def show_cmd(change_id: str = typer.Argument(..., metavar="CHANGE_ID"),
         cid = uuid.UUID(change_id)
     except ValueError:
         raise InvalidInput("CHANGE_ID", "not a UUID") from None
-    from relay import attempts
-    from relay.db import connection
-    from relay.logs import mask_email
-    from sync_worker import store
-    from sync_worker.payload import delivery_key
-    from sync_worker.profile_ops import change_details
+    from relay.errors import NotFound
+    from sync_worker.ops import change_details
+    from sync_worker.profile_ops import change_details as profile_details
 
-    with connection() as conn:
-        row = store.get(conn, cid)
-        history = attempts.history(conn, cid) if row else []
-        conn.commit()
-    if row is None:   # a profile change, or nothing
+    try:
         doc = change_details(cid)
-        history = doc["attempts"]
-    else:
-        doc = {k: row[k] for k in _SHOWN}
-        # the key the next (or last) request goes under: the change id, or a replay's own key
-        doc["idempotency_key"] = str(delivery_key(row["id"], row["delivery"]))
-        doc["current_email"] = mask_email(row["current_email"])
-        doc["new_email"] = mask_email(row["new_email"])
-        doc["attempts"] = history
+    except NotFound:   # a profile change, or nothing
+        doc = profile_details(cid)
+    history = doc["attempts"]
     if as_json:
         emit_json(doc)
         return
