@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from relay import console
-from relay.api import body, health, problems, routes_ops, routes_produce, schemas
+from relay.api import body, health, problems, routes_customers, routes_ops, routes_produce, schemas
 from relay.api import metrics as api_metrics
 
 DESCRIPTION = """relay's HTTP API: the producer API (email changes, order events) and
@@ -34,6 +34,7 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(routes_produce.router)
     app.include_router(routes_ops.router)
+    app.include_router(routes_customers.router)
     app.include_router(api_metrics.router)
     console.install(app)   # the operations console at / (relay/console)
     api_metrics.instrument(app)
