@@ -52,7 +52,8 @@ UNFILLED = {"schema_migrations": "migrations", "canaries": "relay canary probes 
             "beat_runs": "when each beat entry last ran, and which beat sent it",
             # the HTTP API's (branch api): hashed keys, and which key submitted which ids
             "api_keys": "HTTP API keys, stored hashed",
-            "api_submissions": "key names and the change/order ids each key submitted"}
+            "api_submissions": "key names and the change/order ids each key submitted",
+            "console_sessions": "console sign-ins: hashed tokens of API keys"}
 
 
 @pytest.fixture
