@@ -91,7 +91,7 @@ task_routes = {
 }
 
 imports = ("relay.tasks", "relay.deadletters.tasks", "notifications.tasks", "sync_worker.tasks",
-           "notifications.sla_tasks")
+           "notifications.sla_tasks", "relay.privacy.tasks")
 
 # Any number of beats may run; one holds the leader lease in PostgreSQL and schedules
 # (relay/beatlease.py). A beat on standby takes over within seconds of the leader's loss.
@@ -112,6 +112,12 @@ beat_schedule = {
     },
     "dead-letter-retention": {
         "task": "relay.deadletters.purge_expired",
+        "schedule": 3600.0,
+        "options": {"queue": "maintenance", "expires": 3600},
+    },
+    # personal data leaves finished rows after PII_RETENTION_DAYS (relay/privacy/retention.py)
+    "pii-retention": {
+        "task": "relay.privacy.retention",
         "schedule": 3600.0,
         "options": {"queue": "maintenance", "expires": 3600},
     },

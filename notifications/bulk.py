@@ -5,9 +5,10 @@ about 8,000 (COPY, planning, the outbox, one pipelined publish); done one after 
 that is under 5,000 a second, with a core idle. So a large input is cut into `jobs`
 contiguous shards, each handled by a forked worker process with its own connection:
 
-1. every worker validates its shard and reports "valid" or its first bad event. Nothing is
-   written until every shard is valid; one bad event anywhere rejects the whole input, and
-   the earliest by position is the one reported, as with one process;
+1. every worker validates its shard and reports "valid" or every bad event in it (each
+   with every bad field). Nothing is written until every shard is valid; one bad event
+   anywhere rejects the whole input, and the problems are reported in input order (at
+   most MAX_PROBLEMS), as with one process;
 2. then every worker records its shard in batches (`record_order_events`: one transaction
    and one publish per batch) and reports each batch as it commits.
 
@@ -74,8 +75,8 @@ def default_jobs(events: int) -> int:
 def record_bulk(items: Sequence[Item], *, jobs: int | None = None, batch: int = BATCH,
                 on_batch: Callable[[int], None] | None = None,
                 campaign_id: str | None = None) -> BulkResult:
-    """Validate every item, then record them all (see module doc). Raises InvalidInput for
-    the first bad item (nothing written), RelayError if writing failed part-way.
+    """Validate every item, then record them all (see module doc). Raises InvalidInput
+    listing every bad item (nothing written), RelayError if writing failed part-way.
     `campaign_id`: the items are a campaign's audience (producer.record_order_events)."""
     if batch < 1:
         raise InvalidInput("batch", "must be at least 1")
@@ -88,20 +89,41 @@ def record_bulk(items: Sequence[Item], *, jobs: int | None = None, batch: int = 
     return _record_in_workers(items, jobs, batch, on_batch, campaign_id)
 
 
+# Every bad event is reported (each with every bad field), up to this many problems: an
+# input that is wrong throughout needs one fix, not a hundred thousand lines of it.
+MAX_PROBLEMS = 1_000
+
+
 class _BadItem(Exception):
     def __init__(self, index: int, error: InvalidInput) -> None:
         self.index, self.error = index, error
 
 
 def _parse(items: Sequence[Item], start: int, stop: int) -> list:
-    events = []
+    """The shard's events, or _BadItem (at the first bad index) listing every problem."""
+    events, bad, first = [], [], None
+    problems = 0
     for i in range(start, stop):
         where, doc = items[i]
         try:
             events.append(parse_event(doc, where=where))
         except InvalidInput as exc:
-            raise _BadItem(i, exc) from None
+            first = i if first is None else first
+            bad.append(exc)
+            problems += len(exc.errors)
+            if problems >= MAX_PROBLEMS:
+                break
+    if bad:
+        raise _BadItem(first, InvalidInput.combine(bad))
     return events
+
+
+def _capped(error: InvalidInput) -> InvalidInput:
+    if len(error.errors) <= MAX_PROBLEMS:
+        return error
+    errors = error.errors[:MAX_PROBLEMS]
+    errors.append(("input", f"more problems not listed (the first {MAX_PROBLEMS} are)"))
+    return InvalidInput(error.field, error.message, errors)
 
 
 def _record_batches(events: list, batch: int, report: Callable[..., None],
@@ -119,7 +141,7 @@ def _record_here(items: Sequence[Item], batch: int, on_batch,
     try:
         events = _parse(items, 0, len(items))
     except _BadItem as bad:
-        raise bad.error from None
+        raise _capped(bad.error) from None
     result = BulkResult(events=len(items))
 
     def report(n, *counts):
@@ -141,7 +163,7 @@ def _worker(conn: Connection, inherited: list[Connection], items: Sequence[Item]
         try:
             events = _parse(items, start, stop)
         except _BadItem as bad:
-            conn.send(("invalid", bad.index, bad.error.field, bad.error.message))
+            conn.send(("invalid", bad.index, bad.error.errors))
             return
         conn.send(("valid", len(events)))
         if conn.recv() != "write":
@@ -188,9 +210,9 @@ def _record_in_workers(items: Sequence[Item], jobs: int, batch: int, on_batch,
         go = "write" if not invalid and not failed else "stop"
         for _, conn in workers:
             _send(conn, go)
-        if invalid:
-            _, _, field_name, message = invalid[0]
-            raise InvalidInput(field_name, message)
+        if invalid:   # every shard's problems, in input order
+            errors = [e for v in invalid for e in v[2]]
+            raise _capped(InvalidInput(errors[0][0], errors[0][1], errors))
         if failed:
             raise RelayError(f"bulk intake failed before writing anything: {failed[0]}")
         return _collect(workers, len(items), jobs, on_batch)

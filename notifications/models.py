@@ -53,6 +53,14 @@ STAGES = {EventType.ORDER_CONFIRMED: 1, EventType.PACKED: 2, EventType.SHIPPED: 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value):
+        # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the write
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
 
 class Customer(_Strict):
     customer_id: str = Field(min_length=1, max_length=100)
@@ -207,7 +215,7 @@ def parse_event(doc: dict | OrderEvent, where: str | None = None) -> OrderEvent:
     else:
         return event
     if where:
-        raise InvalidInput(f"{where}: {error.field}", error.message) from None
+        raise error.prefixed(where) from None
     raise error from None
 
 

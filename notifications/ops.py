@@ -77,6 +77,14 @@ def order_history(order_id: str) -> dict:
     return {"order_id": order_id, "events": events, "notifications": notes, "inbox": inbox}
 
 
+def order_timeline(order_id: str) -> dict:
+    """What `relay orders show --json` prints and `GET /v1/orders/{id}` returns: the
+    history with each event's and notification's on-time status."""
+    from notifications import sla  # sla imports this module's neighbours
+
+    return sla.annotate_order(order_history(order_id))
+
+
 register_section("notifications", status_section)
 deadletters.register_replayer(KIND, replay)
 # `skipped`: the customer got it on another channel (sent_via_<channel>)

@@ -97,6 +97,16 @@ def get_pool() -> ConnectionPool:
     return _pool
 
 
+def _after_fork_in_child() -> None:
+    """A fork from a threaded process (the API's bulk intake forks from a request thread)
+    copies this lock in whatever state another thread left it; the child needs its own."""
+    global _pool_lock
+    _pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def close_pool() -> None:
     global _pool, _pool_pid
     with _pool_lock:

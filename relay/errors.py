@@ -12,24 +12,43 @@ class RelayError(Exception):
 
 
 class InvalidInput(RelayError, ValueError):
-    """Bad input from a caller. `field` names what is wrong; nothing was written."""
+    """Bad input from a caller; nothing was written.
 
-    def __init__(self, field: str, message: str) -> None:
+    `field` / `message` name the first problem (what older callers read); `errors` lists
+    every problem as (field, message) pairs, so a caller fixes them all in one go — the
+    CLI prints them all and the HTTP API returns them as a 422's `errors`.
+    """
+
+    def __init__(self, field: str, message: str,
+                 errors: list[tuple[str, str]] | None = None) -> None:
         self.field = field
         self.message = message
-        super().__init__(f"{field}: {message}")
+        self.errors: list[tuple[str, str]] = list(errors or [(field, message)])
+        if len(self.errors) == 1:
+            super().__init__(f"{field}: {message}")
+        else:
+            super().__init__("; ".join(f"{f}: {m}" for f, m in self.errors))
+
+    def prefixed(self, where: str) -> InvalidInput:
+        """The same problems with every field prefixed (`line 3: customer.email`)."""
+        return InvalidInput(f"{where}: {self.field}", self.message,
+                            [(f"{where}: {f}", m) for f, m in self.errors])
+
+    @classmethod
+    def combine(cls, problems: list[InvalidInput]) -> InvalidInput:
+        """Several InvalidInputs as one listing every problem (first one first)."""
+        errors = [e for p in problems for e in p.errors]
+        return cls(errors[0][0], errors[0][1], errors)
 
     @classmethod
     def from_validation_error(cls, exc) -> InvalidInput:
-        """Turn a pydantic ValidationError into one message naming the first bad field."""
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err.get("loc", ())) or "input"
-        msg = err.get("msg", "invalid value")
-        msg = msg.removeprefix("Value error, ")
-        more = len(exc.errors()) - 1
-        if more:
-            msg += f" (and {more} more problem{'s' if more > 1 else ''})"
-        return cls(field, msg)
+        """Turn a pydantic ValidationError into one InvalidInput naming every bad field."""
+        errors = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err.get("loc", ())) or "input"
+            msg = err.get("msg", "invalid value").removeprefix("Value error, ")
+            errors.append((field, msg))
+        return cls(errors[0][0], errors[0][1], errors)
 
 
 class ConfigurationError(RelayError):

@@ -6,7 +6,8 @@ transaction-scoped advisory lock serialises concurrent runs (two deploys at once
 every compose worker starting together): the second waits, then finds nothing to do.
 
 Number ranges keep parallel work from colliding: 0001-0099 runtime, 0100-0199 email
-sync, 0200-0299 dead letters and on-call, 0300-0399 notifications, 0400-0499 SLA.
+sync, 0200-0299 dead letters and on-call, 0300-0399 notifications, 0400-0499 SLA,
+0600-0619 privacy.
 """
 
 from __future__ import annotations

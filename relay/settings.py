@@ -110,6 +110,16 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(10, alias="DB_POOL_TIMEOUT_SECONDS", gt=0,
                                            allow_inf_nan=False)
     metrics_port: int = Field(0, alias="METRICS_PORT", ge=0, le=65535)
+    # The HTTP API (`relay serve`, relay/api): see README "HTTP API".
+    api_host: str = Field("127.0.0.1", alias="API_HOST", min_length=1)
+    api_port: int = Field(8080, alias="API_PORT", ge=1, le=65535)
+    api_workers: int = Field(2, alias="API_WORKERS", ge=1, le=64)
+    api_max_body_bytes: int = Field(32 * 1024 * 1024, alias="API_MAX_BODY_BYTES", ge=1024)
+    api_rate_limit_rps: float = Field(300, alias="API_RATE_LIMIT_RPS", ge=0)
+
+    # The operations console (relay/console): the nav's link to Flower; unset: no link.
+    flower_url: str | None = Field(None, alias="FLOWER_URL")
+
     # the stall watchdog (relay/watchdog.py), run by beat
     stall_alert_seconds: float = Field(300, alias="STALL_ALERT_SECONDS", gt=0,
                                        allow_inf_nan=False)
@@ -118,6 +128,9 @@ class Settings(BaseSettings):
     # a notification whose every channel keeps failing transiently is retried this long
     notify_give_up_seconds: float = Field(86400, alias="NOTIFY_GIVE_UP_SECONDS", gt=0,
                                          allow_inf_nan=False)
+    # personal data in finished rows is blanked this many days after they finished
+    pii_retention_days: float = Field(30, alias="PII_RETENTION_DAYS", gt=0, le=3650,
+                                      allow_inf_nan=False)
 
     # Brokers (issue 18): the Celery broker may differ from REDIS_URL, which keeps the
     # shared breaker and rate-limit state. Declared after redis_url: the master check
@@ -219,6 +232,15 @@ class Settings(BaseSettings):
     @classmethod
     def _webhook_url(cls, v: str | None) -> str | None:
         return None if v is None else require_secure_url(v, "ONCALL_WEBHOOK_URL")
+
+    @field_validator("flower_url", mode="before")
+    @classmethod
+    def _flower_url(cls, v):
+        if isinstance(v, str) and not v.strip():
+            return None
+        if v is not None and urlsplit(v).scheme not in {"http", "https"}:
+            raise ValueError("must be an http:// or https:// URL")
+        return v
 
     @field_validator("smtp_url")
     @classmethod

@@ -36,6 +36,14 @@ def email_changes(count: int = 5, brand: str = "acme", country: str = "ES") -> l
         new_email=f"customer1.demo-{tag}-b@example.com", brand=brand, country=country,
         requested_by="demo_producer", request_id=f"demo-{tag}-1b")
     ids.append(str(follow_up.change_id))
+    if count >= 2:   # a phone and name change, in the customer's order after the email one
+        from sync_worker import enqueue_profile_change
+
+        profile = enqueue_profile_change(
+            customer_id="DEMO-2", email=f"customer2.demo-{tag}@example.com", brand=brand,
+            country=country, changes={"phone": "+34600000002", "first_name": "Demo"},
+            requested_by="demo_producer", request_id=f"demo-{tag}-2p")
+        ids.append(str(profile.change_id))
     return ids
 
 
@@ -87,8 +95,10 @@ def report(change_ids: list[str], event_ids: list[str], wait_s: float = 15.0) ->
     while True:
         with connection() as conn:
             changes = conn.execute(
-                "SELECT state, count(*) AS n FROM email_changes WHERE id::text = ANY(%s)"
-                " GROUP BY state", (change_ids,)).fetchall()
+                """SELECT state, count(*) AS n FROM (
+                       SELECT id, state FROM email_changes UNION ALL
+                       SELECT id, state FROM profile_changes) c
+                   WHERE id::text = ANY(%s) GROUP BY state""", (change_ids,)).fetchall()
             notes = conn.execute(
                 "SELECT state, count(*) AS n FROM notifications WHERE event_id = ANY(%s)"
                 " GROUP BY state", (event_ids,)).fetchall()
@@ -99,7 +109,7 @@ def report(change_ids: list[str], event_ids: list[str], wait_s: float = 15.0) ->
         if settled or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    print(f"demo email changes: {by_change}")
+    print(f"demo email changes: {by_change}  (one of them a profile change)")
     print(f"demo notifications: {by_note}  (quiet hours may park promotions)")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -31,6 +31,7 @@ from sync_worker.errors import (
     error_for,
 )
 from sync_worker.payload import EmailChangePayload
+from sync_worker.profile_models import PROFILE_FIELDS
 from sync_worker.signing import sign
 
 __all__ = ["CustomerRecord", "EmailChangePayload", "HomeriaClient", "Outcome", "SendResult"]
@@ -38,6 +39,7 @@ __all__ = ["CustomerRecord", "EmailChangePayload", "HomeriaClient", "Outcome", "
 log = get_logger(__name__)
 
 CHANGES_PATH = "/v1/customer-email-changes"
+PROFILE_CHANGES_PATH = "/v1/customer-profile-changes"
 CUSTOMERS_PATH = "/v1/customers"
 DEFAULT_TIMEOUT = (3.05, 10.0)
 
@@ -60,6 +62,7 @@ class SendResult(OutcomeFlags):
 class CustomerRecord:
     customer_ref: str
     email: str
+    profile: dict[str, Any] | None = None   # phone, first_name, last_name, address when set
 
     def __repr__(self) -> str:
         return f"CustomerRecord(customer_ref={self.customer_ref!r})"
@@ -131,6 +134,37 @@ class HomeriaClient:
         return SendResult(change.change_id, verdict.outcome, verdict.reason, status, latency_ms,
                           verdict.retry_after, verdict.customer_ref, verdict.detail)
 
+    def send_profile_change(self, change_id: UUID, idempotency_key: str,
+                            body: bytes) -> SendResult:
+        """POST one profile change (its frozen wire bytes), signed. Never raises for
+        HTTP/network; a 422 names the field Homeria rejected in `detail`."""
+        timestamp = int(self._clock())
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": idempotency_key,
+            "Homeria-Timestamp": str(timestamp),
+            "Homeria-Signature": sign(self._secret, timestamp, body),
+        }
+        started = time.perf_counter()
+        status: int | None = None
+        try:
+            response = self.session.post(self.base_url + PROFILE_CHANGES_PATH, data=body,
+                                         headers=headers, timeout=self.timeout,
+                                         allow_redirects=False)
+            status = response.status_code
+            doc = _json_or_none(response)
+            verdict = classify_response(status, doc, response.headers)
+            if isinstance(doc, dict) and isinstance(doc.get("field"), str):
+                verdict = replace(verdict, detail=f"{verdict.detail} ({doc['field'][:64]})")
+        except requests.RequestException as exc:
+            verdict = classify_exception(exc)
+        latency_ms = (time.perf_counter() - started) * 1000
+        log.debug("homeria.send_profile", change_id=str(change_id), status=status,
+                  outcome=str(verdict.outcome), reason=verdict.reason,
+                  latency_ms=round(latency_ms, 1))
+        return SendResult(change_id, verdict.outcome, verdict.reason, status, latency_ms,
+                          verdict.retry_after, verdict.customer_ref, verdict.detail)
+
     def get_customer(self, email: str, brand: str, country: str) -> CustomerRecord | None:
         """The customer holding `email` in (brand, country), or None on 404.
 
@@ -145,7 +179,8 @@ class HomeriaClient:
             raise error_for(classify_exception(exc)) from None
         body = _json_or_none(response)
         if response.status_code == 200 and isinstance(body, dict) and body.get("customer_ref"):
-            return CustomerRecord(str(body["customer_ref"]), str(body.get("email", "")))
+            return CustomerRecord(str(body["customer_ref"]), str(body.get("email", "")),
+                                  {k: body[k] for k in PROFILE_FIELDS if k in body})
         verdict = classify_response(response.status_code, body, response.headers)
         if verdict.reason == "customer_not_found":
             return None

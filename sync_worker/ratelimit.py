@@ -51,11 +51,13 @@ return {1, wait}
 class Grant:
     granted: bool
     wait_s: float   # granted: sleep this long first; refused: a token frees up after this
+    unavailable: bool = False   # Redis could not be asked: let through (fail open)
 
 
 class TokenBucket:
-    def __init__(self, client: redis.Redis, rate: float) -> None:
+    def __init__(self, client: redis.Redis, rate: float, key: str = BUCKET_KEY) -> None:
         self.client = client
+        self.key = key   # one bucket per key (the HTTP API keeps one per API key)
         self.rate = float(rate)
         self.capacity = max(1.0, self.rate)
         self._take = client.register_script(_TAKE)
@@ -69,17 +71,17 @@ class TokenBucket:
             return Grant(True, 0.0)
         try:
             granted, wait_ms = self._take(
-                keys=[BUCKET_KEY], args=[self.rate, self.capacity, int(max_wait_s * 1000)])
+                keys=[self.key], args=[self.rate, self.capacity, int(max_wait_s * 1000)])
         except redis.RedisError as exc:
-            log.warning("homeria.ratelimit_unavailable", error=repr(exc))
-            return Grant(True, 0.0)
+            log.warning("homeria.ratelimit_unavailable", bucket=self.key, error=repr(exc))
+            return Grant(True, 0.0, unavailable=True)
         return Grant(bool(granted), int(wait_ms) / 1000)
 
     def snapshot(self) -> dict:
         doc: dict = {"max_rps": self.rate, "enabled": self.enabled}
         if self.enabled:
             try:
-                tokens = self.client.hget(BUCKET_KEY, "tokens")
+                tokens = self.client.hget(self.key, "tokens")
                 doc["tokens"] = round(float(tokens), 2) if tokens is not None else self.capacity
             except redis.RedisError:
                 doc["tokens"] = None

@@ -1,92 +1,244 @@
-"""Reconciliation: does Homeria hold the emails we believe we synced?
+"""Reconciliation: does Homeria hold what we believe we synced, field by field?
 
-For a sample of customers whose latest synced change is recent and who have nothing
-pending, GET /v1/customers?email=<new_email> through the client and count:
-matched (Homeria has that email on the customer_ref it answered with), mismatched (held
-by another customer_ref), missing (404). Errors (outage, auth) are counted apart: an
-outage is not evidence of inconsistency. Each run is stored, logged, and shown in
-`relay status` (section homeria).
+For each customer with nothing open (no change pending or in flight, of either kind)
+relay knows what Homeria should hold: the email and customer_ref of the customer's latest
+synced change, and every profile field its synced profile changes set, in order (the
+latest value of each field wins, a clear included). One `GET /v1/customers` per customer
+compares all of it. A customer is consistent when every expected field matches; the run's
+rate is consistent / checked, against the 99 % target. Errors (outage, auth) are counted
+apart: an outage is not evidence of inconsistency.
+
+By default a sample of the customers synced in the last day (`--sample`, the beat's 200);
+`all_=True` walks every customer with something synced, streamed through a server-side
+cursor (so memory stays flat) with `on_progress` after each. Only what retention has not
+blanked can be checked: older fields are not expected of anyone.
+
+`repair=True` re-sends what drifted through the normal path, never around it: drifted
+profile fields as a profile change (request_id `reconcile:<run>:<customer>`), a missing
+email as an email change from the customer's previous email when Homeria still holds that
+one. An email held by another customer_ref is reported, not "repaired": that needs a
+person. The report lists what was re-sent.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
 
 from relay.db import connection, transaction
+from relay.errors import InvalidInput
 from relay.logs import get_logger
 from sync_worker.errors import HomeriaAuthError, HomeriaError
+from sync_worker.profile_models import PROFILE_FIELDS
 from sync_worker.runtime import runtime
 
 log = get_logger(__name__)
 
 DEFAULT_SAMPLE = 200
 WINDOW = "1 day"
+TARGET = 0.99
+STREAM_BATCH = 500
 
-_SAMPLE_SQL = """
-SELECT * FROM (
-    SELECT DISTINCT ON (e.brand, e.country, e.customer_id)
-           e.id, e.brand, e.country, e.customer_id, e.new_email, e.customer_ref, e.synced_at
-    FROM email_changes e
-    WHERE e.state = 'synced' AND e.synced_at > now() - %(window)s::interval
-      AND NOT EXISTS (SELECT 1 FROM email_changes o
-                      WHERE o.brand = e.brand AND o.country = e.country
-                        AND o.customer_id = e.customer_id
-                        AND o.state IN ('pending', 'in_flight'))
-    ORDER BY e.brand, e.country, e.customer_id, e.seq DESC
-) latest ORDER BY synced_at DESC LIMIT %(sample)s
+_CUSTOMERS_SQL = """
+WITH synced AS (
+    SELECT brand, country, customer_id, seq, id, 'email' AS kind, new_email AS email,
+           sent_current_email AS previous_email, customer_ref, NULL::jsonb AS fields,
+           synced_at
+    FROM email_changes WHERE state = 'synced' AND redacted_at IS NULL
+    UNION ALL
+    SELECT brand, country, customer_id, seq, id, 'profile', sent_email, NULL, customer_ref,
+           sent_changes, synced_at
+    FROM profile_changes WHERE state = 'synced' AND redacted_at IS NULL
+)
+SELECT s.brand, s.country, s.customer_id,
+       (array_agg(s.id ORDER BY s.seq DESC))[1] AS last_change_id,
+       (array_agg(s.email ORDER BY s.seq DESC))[1] AS email,
+       (array_agg(s.customer_ref ORDER BY s.seq DESC))[1] AS customer_ref,
+       (array_agg(s.previous_email ORDER BY s.seq DESC)
+            FILTER (WHERE s.kind = 'email'))[1] AS previous_email,
+       array_agg(s.fields ORDER BY s.seq) FILTER (WHERE s.fields IS NOT NULL)
+            AS field_changes,
+       max(s.synced_at) AS last_synced_at
+FROM synced s
+WHERE NOT EXISTS (SELECT 1 FROM email_changes o
+                  WHERE o.brand = s.brand AND o.country = s.country
+                    AND o.customer_id = s.customer_id AND o.state IN ('pending', 'in_flight'))
+  AND NOT EXISTS (SELECT 1 FROM profile_changes o
+                  WHERE o.brand = s.brand AND o.country = s.country
+                    AND o.customer_id = s.customer_id AND o.state IN ('pending', 'in_flight'))
+GROUP BY s.brand, s.country, s.customer_id
 """
+_SAMPLE_SQL = _CUSTOMERS_SQL + """
+HAVING max(s.synced_at) > now() - %(window)s::interval
+ORDER BY last_synced_at DESC LIMIT %(sample)s"""
+_COUNT_SQL = f"SELECT count(*) AS n FROM ({_CUSTOMERS_SQL}) c"
 
 
-def reconcile(sample: int = DEFAULT_SAMPLE) -> dict:
-    rt = runtime()
+def expected_fields(field_changes: list | None) -> dict:
+    """The profile Homeria should hold: synced changes folded oldest first."""
+    expected: dict = {}
+    for doc in field_changes or ():
+        expected.update(json.loads(doc) if isinstance(doc, str) else doc)
+    return expected
+
+
+def compare(row: dict, found) -> list[str]:
+    """The drifted fields of one customer ([] = consistent); `found` is the GET's record."""
+    if found is None:
+        return ["email"]
+    drift = []
+    if row["customer_ref"] and found.customer_ref != row["customer_ref"]:
+        drift.append("customer_ref")
+    held = found.profile or {}
+    for name, value in expected_fields(row["field_changes"]).items():
+        if _comparable(held.get(name)) != _comparable(value):
+            drift.append(name)
+    return drift
+
+
+def _comparable(value):
+    """An address's absent and null parts (line2) are the same thing."""
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if v is not None}
+    return value
+
+
+def count_customers() -> int:
     with connection() as conn:
-        rows = conn.execute(_SAMPLE_SQL, {"window": WINDOW, "sample": sample}).fetchall()
+        n = conn.execute(_COUNT_SQL).fetchone()["n"]
         conn.commit()
-    counts = {"checked": 0, "matched": 0, "mismatched": 0, "missing": 0, "errors": 0}
-    mismatches: list[str] = []
-    for row in rows:
+    return int(n)
+
+
+def _rows(all_: bool, sample: int):
+    if not all_:
+        with connection() as conn:
+            rows = conn.execute(_SAMPLE_SQL, {"window": WINDOW, "sample": sample}).fetchall()
+            conn.commit()
+        yield from rows
+        return
+    with connection() as conn, conn.transaction():
+        with conn.cursor(name=f"reconcile_{uuid.uuid4().hex[:8]}") as cur:
+            cur.itersize = STREAM_BATCH
+            cur.execute(_CUSTOMERS_SQL + " ORDER BY s.brand, s.country, s.customer_id")
+            yield from cur
+
+
+def reconcile(sample: int = DEFAULT_SAMPLE, *, all_: bool = False, repair: bool = False,
+              on_progress: Callable[[int], None] | None = None) -> dict:
+    if sample < 1:
+        raise InvalidInput("sample", "must be at least 1")
+    rt = runtime()
+    run_id = uuid.uuid4().hex[:12]
+    counts = Counter(checked=0, matched=0, mismatched=0, missing=0, errors=0)
+    drift_by_field: Counter = Counter()
+    inconsistent: list[str] = []
+    drifted: list[tuple[dict, list[str]]] = []
+    for row in _rows(all_, sample):
         grant = rt.bucket.take(max_wait_s=5.0)
         if grant.wait_s:
             time.sleep(grant.wait_s)
         try:
-            found = rt.client.get_customer(row["new_email"], row["brand"], row["country"])
+            found = rt.client.get_customer(row["email"], row["brand"], row["country"])
         except HomeriaAuthError:
             counts["errors"] += 1
-            break  # every other call would fail the same way
+            break   # every other call would fail the same way
         except HomeriaError:
             counts["errors"] += 1
             continue
+        finally:
+            if on_progress:
+                on_progress(1)
         counts["checked"] += 1
-        if found is None:
-            counts["missing"] += 1
-            mismatches.append(str(row["id"]))
-        elif row["customer_ref"] and found.customer_ref != row["customer_ref"]:
-            counts["mismatched"] += 1
-            mismatches.append(str(row["id"]))
-        else:
+        drift = compare(row, found)
+        if not drift:
             counts["matched"] += 1
-    doc = {"sample": sample, **counts, "inconsistent_change_ids": mismatches[:50]}
+            continue
+        counts["missing" if found is None else "mismatched"] += 1
+        drift_by_field.update(drift)
+        inconsistent.append(str(row["last_change_id"]))
+        drifted.append((dict(row), drift))
+    repairs = [_repair(row, drift, run_id) for row, drift in drifted] if repair else []
+    checked = counts["checked"]
+    doc = {"run": run_id, "scope": "all" if all_ else f"sample of {sample}",
+           "sample": sample, **counts,
+           "consistency": round(counts["matched"] / checked, 4) if checked else None,
+           "target": TARGET,
+           "meets_target": (counts["matched"] / checked >= TARGET) if checked else None,
+           "drift_by_field": dict(drift_by_field),
+           "inconsistent_change_ids": inconsistent[:50],
+           "repaired": [r for r in repairs if r["action"] != "needs_a_person"],
+           "not_repaired": [r for r in repairs if r["action"] == "needs_a_person"]}
+    _store(doc)
+    log_fn = log.warning if counts["mismatched"] or counts["missing"] else log.info
+    log_fn("email_sync.reconciled", checked=checked, matched=counts["matched"],
+           mismatched=counts["mismatched"], missing=counts["missing"],
+           errors=counts["errors"], drift=dict(drift_by_field), repaired=len(doc["repaired"]))
+    return doc
+
+
+def _repair(row: dict, drift: list[str], run_id: str) -> dict:
+    """Re-send one customer's drifted fields through the normal producer path."""
+    from sync_worker import enqueue_email_change, enqueue_profile_change
+
+    who = {"customer_id": row["customer_id"], "brand": row["brand"],
+           "country": row["country"]}
+    request = f"reconcile:{run_id}:{row['brand']}:{row['country']}:{row['customer_id']}"
+    if "customer_ref" in drift:
+        return {**who, "action": "needs_a_person", "fields": drift,
+                "why": "Homeria holds the email on another customer_ref"}
+    done: dict = {**who, "action": "resent", "fields": drift, "change_ids": []}
+    if "email" in drift:
+        previous = row["previous_email"]
+        rt = runtime()
+        try:
+            holder = previous and rt.client.get_customer(previous, row["brand"], row["country"])
+        except HomeriaError:
+            holder = None
+        if not holder or holder.customer_ref != row["customer_ref"]:
+            return {**who, "action": "needs_a_person", "fields": drift,
+                    "why": "Homeria holds neither the synced nor the previous email"}
+        receipt = enqueue_email_change(row["customer_id"], previous, row["email"], row["brand"],
+                                       row["country"], requested_by="reconcile",
+                                       request_id=f"{request}:email")
+        done["change_ids"].append(str(receipt.change_id))
+    wanted = expected_fields(row["field_changes"])
+    fields = {k: wanted[k] for k in PROFILE_FIELDS
+              if k in wanted and (k in drift or "email" in drift)}
+    if fields:
+        receipt = enqueue_profile_change(row["customer_id"], row["email"], row["brand"],
+                                         row["country"], fields, requested_by="reconcile",
+                                         request_id=f"{request}:profile")
+        done["change_ids"].append(str(receipt.change_id))
+    return done
+
+
+def _store(doc: dict) -> None:
     with transaction() as tx:
         tx.execute(
             """INSERT INTO email_sync_reconciliations
-                   (sample, checked, matched, mismatched, missing, errors, detail)
-               VALUES (%s, %s, %s, %s, %s, %s, %s)""",
-            (sample, counts["checked"], counts["matched"], counts["mismatched"],
-             counts["missing"], counts["errors"],
-             json.dumps({"inconsistent_change_ids": mismatches[:50]})))
-    log_fn = log.warning if counts["mismatched"] or counts["missing"] else log.info
-    log_fn("email_sync.reconciled", **counts, sample=sample)
-    return doc
+                   (sample, checked, matched, mismatched, missing, errors, detail, drift,
+                    repaired)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            (doc["sample"], doc["checked"], doc["matched"], doc["mismatched"],
+             doc["missing"], doc["errors"],
+             json.dumps({"run": doc["run"], "scope": doc["scope"],
+                         "inconsistent_change_ids": doc["inconsistent_change_ids"]}),
+             json.dumps(doc["drift_by_field"]), len(doc["repaired"])))
 
 
 def last_run(conn) -> dict | None:
     row = conn.execute(
-        """SELECT ran_at, sample, checked, matched, mismatched, missing, errors
+        """SELECT ran_at, sample, checked, matched, mismatched, missing, errors, drift,
+                  repaired
            FROM email_sync_reconciliations ORDER BY id DESC LIMIT 1""").fetchone()
     if row is None:
         return None
     doc = dict(row)
     doc["ran_at"] = row["ran_at"].isoformat(timespec="seconds")
     doc["consistency"] = round(row["matched"] / row["checked"], 4) if row["checked"] else None
+    doc["target"] = TARGET
     return doc

@@ -35,7 +35,7 @@ from relay import alerts, attempts, deadletters, metrics, outbox
 from relay.db import transaction
 from relay.errors import NotFound
 from relay.logs import get_logger
-from sync_worker import store
+from sync_worker import profile_store, store
 from sync_worker.breaker import Permit
 from sync_worker.client import SendResult
 from sync_worker.errors import Outcome, retry_delay
@@ -141,8 +141,10 @@ def claim_change(change_id: uuid.UUID, gate, token: uuid.UUID | None = None) -> 
 
 
 def _not_active(tx, key: dict, active: uuid.UUID | None, changes: list[dict]) -> str:
-    """A message for a waiting change: leave it parked. Repairs a lost slot pointer."""
-    if active is None or all(c["id"] != active for c in changes):
+    """A message for a waiting change: leave it parked. Repairs a lost slot pointer (the
+    slot may also hold a profile change: they share the customer's order)."""
+    if active is None or (all(c["id"] != active for c in changes)
+                          and not profile_store.is_open(tx, active)):
         store.advance(tx, key)
         return "slot_repaired"
     return "waiting"
@@ -153,8 +155,12 @@ def _freeze(tx, key: dict, changes: list[dict], index: int, permit: Permit,
     me = changes[index]
     batch = [me]
     if me["sent_current_email"] is None:
+        # never merge past a profile change queued between: it goes with the email
+        # Homeria holds at its turn
+        boundary = profile_store.next_open_seq(tx, key, me["seq"])
         for later in changes[index + 1:]:
-            if later["state"] != "pending" or later["sent_current_email"] is not None:
+            if later["state"] != "pending" or later["sent_current_email"] is not None \
+                    or (boundary is not None and later["seq"] > boundary):
                 break
             batch.append(later)
     carrier, carried = batch[-1], [c["id"] for c in batch[:-1]]

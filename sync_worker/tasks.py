@@ -11,8 +11,8 @@ import uuid
 
 from relay.logs import get_logger
 from relay.taskbase import relay_task
+from sync_worker import profile_service, service
 from sync_worker import reconcile as reconciliation
-from sync_worker import service
 
 log = get_logger(__name__)
 
@@ -25,6 +25,15 @@ def deliver_email_change(task, change_id: str) -> str:
     result = service.deliver(uuid.UUID(change_id))
     (log.debug if result in _QUIET else log.info)(
         "email_change.delivery", change_id=change_id, result=result)
+    return result
+
+
+@relay_task("sync_worker.deliver_profile_change", queue="homeria")
+def deliver_profile_change(task, change_id: str) -> str:
+    """Send one profile change (or the merged run it heads) to Homeria."""
+    result = profile_service.deliver(uuid.UUID(change_id))
+    (log.debug if result in _QUIET else log.info)(
+        "profile_change.delivery", change_id=change_id, result=result)
     return result
 
 

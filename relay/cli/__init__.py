@@ -23,8 +23,10 @@ app = typer.Typer(
 )
 
 # Each module adds its commands to `app` when imported.
-COMMAND_MODULES = ("db", "status", "canary", "dlq", "enqueue", "orders", "sync", "sla",
-                   "campaign")
+COMMAND_MODULES = ("db", "status", "canary", "dlq", "enqueue", "orders", "sync", "sla")
+COMMAND_MODULES += ("serve", "apikeys")
+COMMAND_MODULES += ("privacy",)
+COMMAND_MODULES += ("campaign",)
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"relay.cli.{_name}")

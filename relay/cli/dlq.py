@@ -300,9 +300,7 @@ def _report(verb, results, selected, dry_run, who, elapsed, as_json, after=None)
         counts[r.outcome] = counts.get(r.outcome, 0) + 1
     found, waited = after if after is not None else (None, 0.0)
     if as_json:
-        doc = {"action": verb, "dry_run": dry_run, "by": who, "selected": len(selected),
-               "counts": counts, "elapsed_s": round(elapsed, 3),
-               "results": [r.as_dict() for r in results]}
+        doc = deadletters.summary(verb, results, selected, dry_run, who, elapsed)
         if found is not None:
             by_id = {o.id: o for o in found}
             doc["outcomes"] = outcomes.counts(found)

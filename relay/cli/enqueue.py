@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import typer
@@ -68,38 +67,18 @@ def order_event_cmd(
     Example: relay enqueue order-event events.jsonl --json | jq .new_events
     """
     settings()
-    from notifications.bulk import record_bulk
-    from notifications.models import parse_event
-    from notifications.producer import existing, record_order_events
-    from relay.db import transaction
+    from rich.progress import Progress
+
+    from notifications.intake import record_documents
 
     items = _documents(_read(source))
-    started = time.perf_counter()
-    if len(items) == 1:   # one event: show its notifications (the first ones if repeated)
-        event = parse_event(items[0][1], where=items[0][0])
-        intake = record_order_events([event])
-        notes = intake.notifications
-        if not intake.new_events:
-            with transaction() as tx:
-                notes = existing(tx, event.event_id)
-        doc = {"events": 1, "new_events": intake.new_events, "duplicates": intake.duplicates,
-               "notifications": len(intake.notifications), "by_state": intake.by_state(),
-               "suppressed": intake.suppressed_by_reason(), "jobs": 1,
-               "notification_list": [n.as_dict() for n in notes]}
+    if len(items) == 1:
+        doc = record_documents(items)
     else:
-        from rich.progress import Progress
-
         with Progress(console=err_console, transient=True) as progress:
             bar = progress.add_task("recording events", total=len(items))
-            result = record_bulk(items, jobs=jobs,
-                                 on_batch=lambda n: progress.advance(bar, n))
-        doc = {"events": result.events, "new_events": result.new_events,
-               "duplicates": result.duplicates, "notifications": result.notifications,
-               "by_state": dict(result.by_state), "suppressed": dict(result.suppressed),
-               "jobs": result.jobs}
-    elapsed = time.perf_counter() - started
-    doc["seconds"] = round(elapsed, 3)
-    doc["events_per_s"] = round(doc["events"] / elapsed) if elapsed else None
+            doc = record_documents(items, jobs=jobs,
+                                   on_batch=lambda n: progress.advance(bar, n))
     if as_json:
         emit_json(doc)
         return
@@ -133,6 +112,64 @@ def email_change_cmd(
 
     receipt = enqueue_email_change(customer_id, current_email, new_email, brand, country,
                                    requested_by=requested_by, request_id=request_id)
+    if as_json:
+        emit_json(receipt.as_dict())
+        return
+    console.print(str(receipt.change_id), highlight=False)
+    if receipt.duplicate:
+        err_console.print(f"request id already seen: this is its first change "
+                          f"(state {receipt.state})")
+    elif receipt.queued_behind:
+        err_console.print("queued behind an earlier change of this customer")
+
+
+@enqueue_app.command("profile-change")
+def profile_change_cmd(
+    customer_id: str = typer.Option(..., "--customer-id", help="The customer's id (≤ 64)."),
+    email: str = typer.Option(..., "--email", help="The customer's current email."),
+    brand: str = typer.Option(..., "--brand", help="One of BRANDS."),
+    country: str = typer.Option(..., "--country", help="ISO 3166-1 alpha-2, e.g. ES."),
+    phone: str = typer.Option(None, "--phone", help="E.164, e.g. +34600000000."),
+    first_name: str = typer.Option(None, "--first-name"),
+    last_name: str = typer.Option(None, "--last-name"),
+    address: str = typer.Option(None, "--address",
+                                help='JSON: {"line1","line2","city","postal_code","country"}'),
+    clear: list[str] = typer.Option(None, "--clear", metavar="FIELD",
+                                    help="Clear a field at Homeria (phone, first_name, "
+                                         "last_name, address); repeatable."),
+    requested_by: str = typer.Option(None, "--requested-by", help="Who asked (agent id)."),
+    request_id: str = typer.Option(None, "--request-id",
+                                   help="Idempotency: a repeated id returns the first change."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> None:
+    """Queue a profile change for Homeria (after any earlier change of the customer);
+    prints the change id.
+
+    Example: relay enqueue profile-change --customer-id C-1001 --email ana@example.com
+    --brand acme --country ES --phone +34600000001 --last-name Ruiz --request-id ticket-885
+    """
+    settings()
+    from sync_worker import enqueue_profile_change
+    from sync_worker.profile_models import PROFILE_FIELDS
+
+    changes: dict = {}
+    for name, value in (("phone", phone), ("first_name", first_name),
+                        ("last_name", last_name)):
+        if value is not None:
+            changes[name] = value
+    if address is not None:
+        try:
+            changes["address"] = json.loads(address)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput("--address", f"not valid JSON: {exc.msg}") from None
+    for name in clear or ():
+        if name not in PROFILE_FIELDS:
+            raise InvalidInput("--clear", f"must be one of {', '.join(PROFILE_FIELDS)}")
+        if name in changes:
+            raise InvalidInput("--clear", f"{name} is both set and cleared")
+        changes[name] = None
+    receipt = enqueue_profile_change(customer_id, email, brand, country, changes,
+                                     requested_by=requested_by, request_id=request_id)
     if as_json:
         emit_json(receipt.as_dict())
         return

@@ -29,10 +29,9 @@ def show_cmd(
     Example: relay orders show SO-5531 --json | jq '.notifications[] | {channel, state}'
     """
     settings()
-    from notifications import sla
-    from notifications.ops import order_history
+    from notifications.ops import order_timeline
 
-    doc = sla.annotate_order(order_history(order_id))
+    doc = order_timeline(order_id)
     if as_json:
         emit_json(doc)
         return

@@ -9,43 +9,30 @@ from rich.table import Table
 
 from relay.cli import app
 from relay.cli.common import console, emit_json, settings
-from relay.errors import InvalidInput, NotFound
+from relay.errors import InvalidInput
 
 sync_app = typer.Typer(help="Email sync to Homeria.", no_args_is_help=True)
 app.add_typer(sync_app, name="sync")
 
-_SHOWN = ("id", "state", "customer_id", "brand", "country", "request_id", "requested_by",
-          "requested_at", "carried_by", "carried_count", "failures", "last_outcome",
-          "last_status_code", "customer_ref", "synced_at", "finished_at", "delivery")
-
-
 @sync_app.command("show")
 def show_cmd(change_id: str = typer.Argument(..., metavar="CHANGE_ID"),
              as_json: bool = typer.Option(False, "--json")) -> None:
-    """One email change: its state, what carried it, and every attempt (emails masked)."""
+    """One email or profile change: its state, what carried it, and every attempt (emails
+    masked; for a profile change the fields it sets, not their values)."""
     settings()
     try:
         cid = uuid.UUID(change_id)
     except ValueError:
         raise InvalidInput("CHANGE_ID", "not a UUID") from None
-    from relay import attempts
-    from relay.db import connection
-    from relay.logs import mask_email
-    from sync_worker import store
-    from sync_worker.payload import delivery_key
+    from relay.errors import NotFound
+    from sync_worker.ops import change_details
+    from sync_worker.profile_ops import change_details as profile_details
 
-    with connection() as conn:
-        row = store.get(conn, cid)
-        history = attempts.history(conn, cid) if row else []
-        conn.commit()
-    if row is None:
-        raise NotFound(f"no email change {change_id}")
-    doc = {k: row[k] for k in _SHOWN}
-    # the key the next (or last) request goes under: the change id, or a replay's own key
-    doc["idempotency_key"] = str(delivery_key(row["id"], row["delivery"]))
-    doc["current_email"] = mask_email(row["current_email"])
-    doc["new_email"] = mask_email(row["new_email"])
-    doc["attempts"] = history
+    try:
+        doc = change_details(cid)
+    except NotFound:   # a profile change, or nothing
+        doc = profile_details(cid)
+    history = doc["attempts"]
     if as_json:
         emit_json(doc)
         return
@@ -64,18 +51,54 @@ def show_cmd(change_id: str = typer.Argument(..., metavar="CHANGE_ID"),
 
 
 @sync_app.command("reconcile")
-def reconcile_cmd(sample: int = typer.Option(200, "--sample", min=1, max=10_000),
+def reconcile_cmd(sample: int = typer.Option(200, "--sample", min=1, max=10_000,
+                                             help="Customers synced in the last day."),
+                  all_: bool = typer.Option(False, "--all",
+                                            help="Every customer with something synced "
+                                                 "(streamed, with a progress bar)."),
+                  repair: bool = typer.Option(False, "--repair",
+                                              help="Re-send what drifted, through the "
+                                                   "normal path."),
                   as_json: bool = typer.Option(False, "--json")) -> None:
-    """Check recently synced changes against Homeria (GET /v1/customers); stores the run."""
-    settings()
-    from sync_worker.reconcile import reconcile
+    """Compare every synced field (email, customer_ref, phone, names, address) with
+    Homeria (GET /v1/customers) and report the consistency rate against the 99 % target;
+    stores the run. Exit 1 when something drifted (after repairing it with --repair).
 
-    doc = reconcile(sample=sample)
+    Example: relay sync reconcile --all --repair
+    """
+    settings()
+    from sync_worker.reconcile import count_customers, reconcile
+
+    if all_:
+        from rich.progress import Progress
+
+        from relay.cli.common import err_console
+
+        with Progress(console=err_console, transient=True) as progress:
+            bar = progress.add_task("checking customers", total=count_customers())
+            doc = reconcile(sample=sample, all_=True, repair=repair,
+                            on_progress=lambda n: progress.advance(bar, n))
+    else:
+        doc = reconcile(sample=sample, repair=repair)
     if as_json:
         emit_json(doc)
-        return
-    console.print(f"checked {doc['checked']} of sample {sample}: matched {doc['matched']}, "
-                  f"mismatched {doc['mismatched']}, missing {doc['missing']}, "
-                  f"errors {doc['errors']}")
+    else:
+        rate = "-" if doc["consistency"] is None else f"{doc['consistency']:.2%}"
+        verdict = {True: "meets", False: "BELOW", None: "no data for"}[doc["meets_target"]]
+        console.print(f"{doc['scope']}: checked {doc['checked']}, consistent "
+                      f"{doc['matched']}, drifted {doc['mismatched']}, missing "
+                      f"{doc['missing']}, errors {doc['errors']}; consistency {rate} "
+                      f"({verdict} the {doc['target']:.0%} target)", highlight=False)
+        if doc["drift_by_field"]:
+            console.print("drift by field: " + ", ".join(
+                f"{k} {v}" for k, v in sorted(doc["drift_by_field"].items())),
+                highlight=False)
+        for r in doc["repaired"]:
+            console.print(f"re-sent {', '.join(r['fields'])} of {r['customer_id']} "
+                          f"({r['brand']}/{r['country']}): {', '.join(r['change_ids'])}",
+                          highlight=False)
+        for r in doc["not_repaired"]:
+            console.print(f"NOT repaired {r['customer_id']} ({r['brand']}/{r['country']}): "
+                          f"{r['why']}", highlight=False)
     if doc["mismatched"] or doc["missing"]:
         raise SystemExit(1)

@@ -24,6 +24,7 @@ from relay.deadletters.resolve import (
     replay,
     replayer_for,
     retention,
+    summary,
 )
 from relay.deadletters.store import find, ids_matching, record, show, stats, status_section
 from relay.status import register_section
@@ -37,5 +38,5 @@ __all__ = [
     "STATES", "Filters", "Result", "discard", "find", "ids_matching", "list",
     "parse_duration", "purge", "purge_expired", "record", "register_replayer",
     "register_states", "replay",
-    "replayer_for", "retention", "show", "stats", "status_section",
+    "replayer_for", "retention", "show", "stats", "status_section", "summary",
 ]

@@ -41,6 +41,10 @@ class Filters:
     limit: int | None = None
 
     def __post_init__(self) -> None:
+        for name in ("kind", "reason", "brand", "country"):
+            value = getattr(self, name)
+            if value is not None and any(ord(c) < 32 or c == "\x7f" for c in value):
+                raise InvalidInput(name, "must not contain control characters")
         if self.state not in (*STATES, "all"):
             raise InvalidInput("state", f"must be one of {', '.join(STATES)}, all; "
                                         f"got {self.state!r}")

@@ -18,7 +18,7 @@ from datetime import timedelta
 import psycopg
 
 from relay.db import Tx, transaction
-from relay.logs import get_logger, scrub
+from relay.logs import get_logger, scrub, scrub_value
 
 log = get_logger(__name__)
 
@@ -126,6 +126,18 @@ def _resolve(dead_letter_id: int, action: str, by: str, why: str | None,
             """INSERT INTO dead_letter_events (dead_letter_id, action, "by", note)
                VALUES (%s, %s, %s, %s)""", (dead_letter_id, action, by, why))
     return Result(dead_letter_id, action, f"{action} {kind} {entity}", kind, entity)
+
+
+def summary(verb: str, results: list[Result], selected: list[int], dry_run: bool, by: str,
+            elapsed_s: float) -> dict:
+    """What `relay dlq replay|discard --json` prints and the API's bulk routes return."""
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    return scrub_value({"action": verb, "dry_run": dry_run, "by": by,
+                        "selected": len(selected), "counts": counts,
+                        "elapsed_s": round(elapsed_s, 3),
+                        "results": [r.as_dict() for r in results]})
 
 
 def retention() -> timedelta:

@@ -58,6 +58,7 @@ from uuid import UUID
 import pycountry
 
 from relay.logs import get_logger
+from relay.standins import homeria_profiles as profiles
 from relay.standins.faults import Faults
 from relay.standins.httpserver import (
     LoggedRequest,
@@ -88,6 +89,10 @@ class Customer:
     brand: str
     country: str
     email: str
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    address: dict[str, Any] | None = None
 
 
 KEY_TTL_SECONDS = 30 * 86400
@@ -130,6 +135,7 @@ class HomeriaState:
         self._keys: dict[str, _KeyRecord] = {}
         self._applied: list[dict[str, Any]] = []
         self._next_ref = 1
+        self.profiles = profiles.ProfileBook()   # results of the profile endpoint, per key
 
     @staticmethod
     def _key(brand: str, country: str, email: str) -> tuple[str, str, str]:
@@ -191,6 +197,7 @@ class HomeriaState:
             self._refs.clear()
             self._keys.clear()
             self._applied.clear()
+            self.profiles.clear()
 
     def respond(self, idempotency_key: str, path: str, fingerprint: str,
                 handle: Callable[[], tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any]]:
@@ -292,7 +299,9 @@ class HomeriaHandler(StandInHandler):
             return self._post_change(state, body)
         if path == CUSTOMERS_PATH and method == "GET":
             return self._get_customer(state, query)
-        if path in {CHANGES_PATH, CUSTOMERS_PATH}:
+        if path == profiles.PROFILE_PATH and method == "POST":
+            return self._post_profile(state, body)
+        if path in {CHANGES_PATH, CUSTOMERS_PATH, profiles.PROFILE_PATH}:
             return Response(405, {"error": "method_not_allowed"})
         return Response(404, {"error": "not_found"})
 
@@ -361,7 +370,37 @@ class HomeriaHandler(StandInHandler):
         found = state.lookup(query["brand"], query["country"], query["email"])
         if found is None:
             return Response(404, {"error": "customer_not_found"})
-        return Response(200, {"customer_ref": found.customer_ref, "email": found.email})
+        return Response(200, {"customer_ref": found.customer_ref, "email": found.email,
+                              **profiles.profile_of(found)})
+
+    def _post_profile(self, state: HomeriaState, body: bytes) -> Response:
+        if not self._authorized(state):
+            return Response(401, {"error": "unauthorized"})
+        problem = self._signature_error(state, body)
+        if problem:
+            return Response(401, {"error": problem})
+        key = (self.headers.get("Idempotency-Key") or "").strip()
+        if not key:
+            return Response(400, {"error": "missing_idempotency_key"})
+        error, doc = None, None
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            error = 400, {"error": "unsupported_content_type"}
+        else:
+            try:
+                doc = json.loads(body.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                doc = None
+            if not isinstance(doc, dict):
+                error = 400, {"error": "invalid_json"}
+            else:
+                bad = profiles.invalid_field(
+                    doc, _country_codes(), lambda v: len(v) <= 254 and bool(EMAIL_RE.match(v)),
+                    lambda v: bool(BRAND_RE.match(v)))
+                if bad:
+                    error = 422, {"error": "invalid_payload", "field": bad}
+        status, result = profiles.apply(state, key, body, doc, error)
+        return Response(status, result)
 
     def _control(self, method: str, path: str, body: bytes) -> Response:
         state: HomeriaState = self.server.state

@@ -42,6 +42,7 @@ ensure_debs() {
   for extra in "$@"; do
     case "$extra" in
       docker-compose) command -v docker-compose >/dev/null || need+=(docker-compose) ;;
+      chromium) [ -x /usr/bin/chromium ] || need+=(chromium) ;;  # the console's browser tests
     esac
   done
   if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi

@@ -80,6 +80,9 @@ def test_scripts_run_brings_everything_up_and_stops_cleanly(relay_env, tmp_path)
         canary = run_cli(["canary", "-q", "maintenance", "--timeout", "60"], env)
         assert canary.returncode == 0, canary.stdout + canary.stderr
         assert proc.poll() is None
+        # the HTTP API's printed curl example works as pasted
+        _printed_curl_example_is_accepted(output)
+        _printed_console_key_signs_in(output)
     finally:
         # Ctrl-C, as a person would
         if proc.poll() is None:
@@ -91,3 +94,27 @@ def test_scripts_run_brings_everything_up_and_stops_cleanly(relay_env, tmp_path)
             raise
     wait_until(lambda: not _group_alive(proc.pid), timeout=30,
                message="every process started by scripts/run to exit")
+
+
+def _printed_curl_example_is_accepted(output: str) -> None:
+    import re
+
+    block = output[output.index("HTTP API:"):]
+    block = block[:block.index("\n\n")]
+    command = re.sub(r"\\\n\s*", " ", block[block.index("curl"):])
+    command = command.replace("\n", " ")
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert '"change_id"' in result.stdout, result.stdout
+
+
+def _printed_console_key_signs_in(output: str) -> None:
+    import re
+
+    url, key = re.search(r"Console:\s+(http://\S+)/\s+\(API key, scope operate: (\S+)\)",
+                         output).groups()
+    http = requests.Session()
+    r = http.post(url + "/sign-in", data={"api_key": key}, headers={"Origin": url})
+    assert r.status_code == 200 and "Overview" in r.text, r.text[:500]
+    assert "Flower" in r.text  # FLOWER_URL is set: the nav links to it

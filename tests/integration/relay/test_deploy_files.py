@@ -77,6 +77,19 @@ def test_promotions_run_at_a_lower_cpu_priority_than_order_updates(compose_confi
     assert int(shares["worker-promotions"].group(1)) < 1024
 
 
+def test_compose_runs_the_http_api_with_a_health_check(compose_config):
+    services = re.split(r"\n  (?=[\w-]+:\n)", compose_config)
+    api = next(s for s in services if s.startswith("api:"))
+    assert "- serve" in api and "healthcheck:" in api and "/readyz" in api
+    assert "API_WORKERS:" in api
+
+
+def test_scripts_run_starts_the_http_api_and_prints_a_curl_example():
+    script = (ROOT / "scripts" / "run").read_text()
+    assert re.search(r"^spawn api relay serve --port", script, re.MULTILINE)
+    assert "curl -sS -X POST http://127.0.0.1:$API_PORT/v1/email-changes" in script
+
+
 def test_sentinel_override_points_every_relay_service_at_the_sentinels_and_runs_two_beats():
     # given the base file with the Sentinel override (issue 18)
     result = subprocess.run(

@@ -56,3 +56,13 @@ def test_flower_basic_auth_needs_user_and_password(env):
     env.setenv("FLOWER_BASIC_AUTH", "onlyuser")
     with pytest.raises(ConfigurationError, match="FLOWER_BASIC_AUTH"):
         load_settings()
+
+
+def test_pii_retention_days_defaults_to_30_and_must_be_positive(env):
+    assert load_settings().pii_retention_days == 30
+    env.setenv("PII_RETENTION_DAYS", "0")
+    with pytest.raises(ConfigurationError, match=r"^PII_RETENTION_DAYS is invalid"):
+        load_settings()
+    env.setenv("PII_RETENTION_DAYS", "soon")
+    with pytest.raises(ConfigurationError, match=r"^PII_RETENTION_DAYS is invalid"):
+        load_settings()

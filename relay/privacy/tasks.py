@@ -1,0 +1,12 @@
+"""The retention beat job (queue `maintenance`)."""
+
+from __future__ import annotations
+
+from relay.privacy import retention
+from relay.taskbase import relay_task
+
+
+@relay_task("relay.privacy.retention", queue="maintenance")
+def run_retention(task) -> dict:
+    """Blank personal data in rows finished more than PII_RETENTION_DAYS ago."""
+    return retention.run().as_dict()

@@ -1,0 +1,261 @@
+"""`scripts/bench api`: the HTTP API beside the same work through the Python API.
+
+In one run, against the Homeria stand-in at 20 ms and the sync worker as `scripts/run`
+deploys it (two processes, threads -c8), with `relay serve` (API_WORKERS processes,
+rate limit off):
+1. email changes at --rate/s for --duration s, one request each, over HTTP: request
+   latency (client send -> 202), enqueue -> Homeria applied (stand-in arrival), and the
+   API processes' CPU per request (from /proc: a figure the host's load does not bend);
+2. the same through `enqueue_email_change` in this process (call latency, enqueue ->
+   Homeria, this process's CPU per call), rounds alternated;
+3. --events order events as ONE application/x-ndjson request, events/s from send to 202;
+   beside the same JSON Lines parsed and recorded through
+   `notifications.intake.record_documents` in this process (what `relay enqueue
+   order-event` does with a file), rounds alternated.
+
+Needs DATABASE_URL and REDIS_URL (scripts/bench provides private ones). Creates and drops
+its own database. Prints whether the targets were met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT))
+
+from bench_sync import (  # noqa: E402 - after the path set-up
+    Bench,
+    Proc,
+    create_database,
+    drop_database,
+    emails_for,
+    final_count,
+    free_port,
+    percentile,
+    print_table,
+    wait_for,
+)
+
+
+def start_api(b: Bench, workers: int) -> tuple[Proc, str]:
+    port = free_port()
+    env = dict(b.env, API_RATE_LIMIT_RPS="0", API_WORKERS=str(workers))
+    proc = Proc([sys.executable, "-c", "from relay.cli import main; main()", "serve",
+                 "--port", str(port)], env, b.workdir / "api.log")
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/readyz", timeout=1).ok:
+                return proc, url
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise SystemExit(f"relay serve did not start; see {b.workdir / 'api.log'}")
+
+
+def group_cpu_s(pgid: int) -> float:
+    """CPU seconds (user + system) of every live process in process group `pgid`."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def steady(b: Bench, mode: str, rate: float, duration: float, api: str, key: str,
+           api_pgid: int = 0) -> dict:
+    """`rate` single email changes a second for `duration` s, by HTTP or Python."""
+    from sync_worker import enqueue_email_change
+
+    n = int(rate * duration)
+    tag = f"{mode}-{uuid.uuid4().hex[:4]}"
+    olds = emails_for(tag, n)
+    b.reset_standin(olds)
+    local = threading.local()
+    sent: dict[str, float] = {}
+    call_ms: list[float] = []
+    failed: list[str] = []
+
+    def one(i: int) -> None:
+        fields = {"customer_id": f"{tag}-{i}", "current_email": olds[i],
+                  "new_email": f"{tag}-new-{i}@bench.example.com", "brand": "acme",
+                  "country": "ES"}
+        t0 = time.time()
+        if mode == "http":
+            # http.client on a kept-alive connection per thread: the load generator shares
+            # the host, and requests costs it ~1 ms of CPU a call more
+            conn = getattr(local, "conn", None)
+            if conn is None:
+                conn = local.conn = http.client.HTTPConnection(urlsplit(api).netloc,
+                                                                timeout=30)
+            conn.request("POST", "/v1/email-changes", body=json.dumps(fields),
+                         headers={"Authorization": f"Bearer {key}",
+                                  "Content-Type": "application/json"})
+            r = conn.getresponse()
+            payload = r.read()
+            if r.status != 202:
+                failed.append(f"{r.status} {payload[:200]!r}")
+                return
+            cid = json.loads(payload)["change_id"]
+        else:
+            cid = str(enqueue_email_change(**fields).change_id)
+        call_ms.append((time.time() - t0) * 1000)
+        sent[cid] = t0
+
+    cpu0 = group_cpu_s(api_pgid) if mode == "http" else time.process_time()
+    with ThreadPoolExecutor(max_workers=16) as pool:   # callers in many processes
+        started = time.perf_counter()
+        for i in range(n):
+            pause = started + i / rate - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            pool.submit(one, i)
+    offered_s = time.perf_counter() - started
+    cpu = (group_cpu_s(api_pgid) if mode == "http" else time.process_time()) - cpu0
+    ids = [uuid.UUID(k) for k in sent]
+    wait_for(lambda: final_count(ids) >= len(ids), 120, f"the {mode} run to finish")
+    arrivals = b.arrivals()
+    lat = [(arrivals[k] - t0) * 1000 for k, t0 in sent.items() if k in arrivals]
+    return {"run": f"email changes, {'HTTP' if mode == 'http' else 'Python API'}", "n": n,
+            "errors": len(failed), "offered_per_s": round(n / offered_s, 1),
+            "call_p50_ms": round(percentile(call_ms, 50), 2),
+            "call_p99_ms": round(percentile(call_ms, 99), 2),
+            "cpu_ms_per_call": round(cpu * 1000 / max(1, len(sent)), 2),
+            "homeria_p50_ms": round(percentile(lat, 50), 1),
+            "homeria_p99_ms": round(percentile(lat, 99), 1), "applied": len(lat)}
+
+
+def events(n: int, tag: str) -> list[dict]:
+    return [{"event_id": f"{tag}-{i}", "type": "order_confirmed", "order_id": f"{tag}-SO-{i}",
+             "occurred_at": "2026-11-30T09:00:00Z", "brand": "acme", "country": "ES",
+             "locale": "es-ES",
+             "customer": {"customer_id": f"C-{i}", "email": f"c{i}@bench.example.com",
+                          "phone": "+34600000000", "channels": ["email", "sms"]},
+             "order": {"number": f"{tag}-SO-{i}",
+                       "items": [{"sku": "X1", "name": "Lamp", "qty": 1}]}}
+            for i in range(n)]
+
+
+def bulk(mode: str, n: int, api: str, key: str) -> dict:
+    tag = f"bulk-{mode}-{uuid.uuid4().hex[:4]}"
+    docs = events(n, tag)
+    if mode == "http":
+        body = "\n".join(json.dumps(d) for d in docs).encode()
+        started = time.perf_counter()
+        r = requests.post(api + "/v1/order-events", data=body, timeout=300,
+                          headers={"Authorization": f"Bearer {key}",
+                                   "Content-Type": "application/x-ndjson"})
+        elapsed = time.perf_counter() - started
+        if r.status_code != 202:
+            raise SystemExit(f"bulk over HTTP failed: {r.status_code} {r.text[:500]}")
+        summary = r.json()
+        size = len(body)
+    else:
+        from notifications.intake import record_documents
+
+        body = "\n".join(json.dumps(d) for d in docs).encode()
+        started = time.perf_counter()   # from the same bytes, as relay enqueue order-event
+        items = [(f"line {i}", json.loads(line))
+                 for i, line in enumerate(body.decode().splitlines(), 1)]
+        summary = record_documents(items)
+        elapsed = time.perf_counter() - started
+        size = None
+    return {"run": f"{n} order events, {'HTTP ndjson' if mode == 'http' else 'Python'}",
+            "new_events": summary["new_events"], "jobs": summary.get("jobs"),
+            "seconds": round(elapsed, 2), "events_per_s": round(n / elapsed),
+            "body_mb": round(size / 1e6, 1) if size else ""}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/bench api", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=200, help="email changes a second")
+    parser.add_argument("--duration", type=float, default=10, help="seconds per steady run")
+    parser.add_argument("--rounds", type=int, default=1, help="HTTP/Python pairs, alternated")
+    parser.add_argument("--events", type=int, default=20_000, help="order events in the batch")
+    parser.add_argument("--bulk-rounds", type=int, default=2,
+                        help="HTTP/Python batch pairs, alternated")
+    parser.add_argument("--api-workers", type=int, default=2, help="relay serve processes")
+    parser.add_argument("--latency-ms", type=float, default=20, help="stand-in latency")
+    parser.add_argument("--task-events", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    server, url = create_database()
+    os.environ["DATABASE_URL"] = url
+    os.environ.update(HOMERIA_MAX_RPS="0", LOG_LEVEL="WARNING")
+    from relay.logs import configure_logging
+    from relay.settings import reset_settings_cache
+
+    reset_settings_cache()
+    configure_logging("WARNING")
+    workdir = ROOT / ".relay" / f"bench-api-{uuid.uuid4().hex[:6]}"
+    workdir.mkdir(parents=True)
+    bench = Bench(args, workdir)
+    bench.env["DATABASE_URL"] = url
+    rows: list[dict] = []
+    procs: list = []
+    try:
+        from relay import apikeys
+
+        key = apikeys.create("bench", "produce")
+        bench.start_standin()
+        workers = bench.start_worker("relay", "threads", 8, 2)
+        procs.append(workers)
+        api_proc, api = start_api(bench, args.api_workers)
+        procs.append(api_proc)
+        print(f"[bench] relay serve at {api} ({args.api_workers} processes); logs in "
+              f"{workdir}", file=sys.stderr)
+        steady(bench, "http", 20, 2, api, key)   # warm both paths up
+        for _ in range(args.rounds):
+            for mode in ("http", "python"):
+                rows.append(steady(bench, mode, args.rate, args.duration, api, key,
+                                   api_proc.p.pid))
+                print(f"[bench] {rows[-1]}", file=sys.stderr)
+        bulk_rows = []
+        for _ in range(args.bulk_rounds):   # alternated: the host is shared, load drifts
+            for mode in ("http", "python"):
+                bulk_rows.append(bulk(mode, args.events, api, key))
+                print(f"[bench] {bulk_rows[-1]}", file=sys.stderr)
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+        if bench.standin:
+            bench.standin.stop()
+        drop_database(server, url)
+    print()
+    print_table(rows)
+    print()
+    print_table(bulk_rows)
+    print()
+    http = [r for r in rows if "HTTP" in r["run"]]
+    p99 = max(r["call_p99_ms"] for r in http)
+    homeria = max(r["homeria_p99_ms"] for r in http)
+    eps = max(r["events_per_s"] for r in bulk_rows if "HTTP" in r["run"])
+    print(f"HTTP request p99 {p99} ms (target < 20: {'met' if p99 < 20 else 'NOT met'}); "
+          f"enqueue -> Homeria p99 {homeria} ms (target < 1000: "
+          f"{'met' if homeria < 1000 else 'NOT met'}); bulk {eps} events/s over HTTP "
+          f"(target >= 5000: {'met' if eps >= 5000 else 'NOT met'})")
+    print(json.dumps({"steady": rows, "bulk": bulk_rows}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
