@@ -4,6 +4,7 @@ nothing behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -107,6 +108,13 @@ def _printed_curl_example_is_accepted(output: str) -> None:
                             timeout=30)
     assert result.returncode == 0, result.stderr
     assert '"change_id"' in result.stdout, result.stdout
+    # and the example's customer exists at the stand-in: the change is applied, not dead
+    url = re.search(r"(http://127\.0\.0\.1:\d+)/v1/email-changes", command).group(1)
+    key = re.search(r"Bearer (\S+?)'", command).group(1)
+    change = url + "/v1/email-changes/" + json.loads(result.stdout)["change_id"]
+    wait_until(lambda: requests.get(change, headers={"Authorization": f"Bearer {key}"},
+                                    timeout=5).json()["state"] == "synced",
+               timeout=30, message="the printed example's change synced at Homeria")
 
 
 def _printed_console_key_signs_in(output: str) -> None:
