@@ -20,14 +20,14 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
 
 from relay.api import submissions
-from relay.api.auth import authorize, bearer, require_credentials, require_scope
+from relay.api.auth import bearer, require_credentials, require_scope
 from relay.api.body import media_type as media_type_of
-from relay.api.body import parse_json_object
 from relay.api.jsondoc import cli_json
 from relay.api.masking import for_principal
+from relay.api.routes_produce import change_request
 from relay.api.schemas import EmailChangeReceipt, errors, json_body
 from relay.apikeys import Principal
-from relay.errors import InvalidInput, NotFound
+from relay.errors import NotFound
 from sync_worker.profile_models import ProfileChangeRequest
 
 router = APIRouter(prefix="/v1")
@@ -60,14 +60,7 @@ def _enqueue(credentials, kind: str, raw: bytes, idempotency_key: str | None):
     from sync_worker import enqueue_profile_change
     from sync_worker.profile_models import parse_profile_request
 
-    principal = authorize(credentials, "produce")
-    doc = parse_json_object(kind, raw)
-    if idempotency_key is not None:
-        if doc.get("request_id") not in (None, idempotency_key):
-            raise InvalidInput("request_id", "differs from the Idempotency-Key header")
-        doc["request_id"] = idempotency_key
-    if not doc.get("requested_by"):
-        doc["requested_by"] = f"api:{principal.name}"
+    principal, doc = change_request(credentials, kind, raw, idempotency_key)
     if set(doc) - set(_FIELDS):
         parse_profile_request(doc)   # raises InvalidInput naming the unknown field
     receipt = enqueue_profile_change(**doc)

@@ -61,14 +61,7 @@ def _enqueue(credentials, kind: str, raw: bytes, idempotency_key: str | None):
     from sync_worker import enqueue_email_change
     from sync_worker.models import parse_request
 
-    principal = authorize(credentials, "produce")
-    doc = parse_json_object(kind, raw)
-    if idempotency_key is not None:
-        if doc.get("request_id") not in (None, idempotency_key):
-            raise InvalidInput("request_id", "differs from the Idempotency-Key header")
-        doc["request_id"] = idempotency_key
-    if not doc.get("requested_by"):
-        doc["requested_by"] = f"api:{principal.name}"
+    principal, doc = change_request(credentials, kind, raw, idempotency_key)
     if set(doc) - set(_EMAIL_FIELDS) or set(_REQUIRED) - set(doc):
         parse_request(doc)   # raises InvalidInput listing every problem, unknown keys too
     receipt = enqueue_email_change(**doc)
@@ -151,3 +144,16 @@ def get_order(order_id: str = Path(max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$
         raise NotFound(f"no events for order {order_id} submitted with this key")
     return cli_json(for_principal(order_timeline(order_id), principal))
 
+
+def change_request(credentials, kind: str, raw: bytes, idempotency_key: str | None):
+    """A change's body as a dict, for any change kind: the produce scope checked, the
+    Idempotency-Key header as its request_id, the key's name as requested_by by default."""
+    principal = authorize(credentials, "produce")
+    doc = parse_json_object(kind, raw)
+    if idempotency_key is not None:
+        if doc.get("request_id") not in (None, idempotency_key):
+            raise InvalidInput("request_id", "differs from the Idempotency-Key header")
+        doc["request_id"] = idempotency_key
+    if not doc.get("requested_by"):
+        doc["requested_by"] = f"api:{principal.name}"
+    return principal, doc

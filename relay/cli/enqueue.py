@@ -112,15 +112,7 @@ def email_change_cmd(
 
     receipt = enqueue_email_change(customer_id, current_email, new_email, brand, country,
                                    requested_by=requested_by, request_id=request_id)
-    if as_json:
-        emit_json(receipt.as_dict())
-        return
-    console.print(str(receipt.change_id), highlight=False)
-    if receipt.duplicate:
-        err_console.print(f"request id already seen: this is its first change "
-                          f"(state {receipt.state})")
-    elif receipt.queued_behind:
-        err_console.print("queued behind an earlier change of this customer")
+    _print_receipt(receipt, as_json)
 
 
 @enqueue_app.command("profile-change")
@@ -170,6 +162,11 @@ def profile_change_cmd(
         changes[name] = None
     receipt = enqueue_profile_change(customer_id, email, brand, country, changes,
                                      requested_by=requested_by, request_id=request_id)
+    _print_receipt(receipt, as_json)
+
+
+def _print_receipt(receipt, as_json: bool) -> None:
+    """Email and profile changes answer alike: the id on stdout, how it was taken on stderr."""
     if as_json:
         emit_json(receipt.as_dict())
         return
