@@ -17,6 +17,7 @@ from kombu import Queue
 
 from relay.bootstrap import check_config
 from relay.errors import ConfigurationError
+from relay.names import Queues, Tasks
 from relay.settings import get_settings
 
 try:
@@ -26,9 +27,6 @@ except ConfigurationError as exc:  # one clear line at start-up, never a traceba
     sys.stderr.write(f"relay: configuration error: {exc}\n")
     raise SystemExit(2) from None
 
-# The contract's queues, plus notify.expedite: late transactional work jumps the line there.
-_QUEUE_NAMES = ("homeria", "notify.transactional", "notify.expedite", "notify.promotions",
-                "maintenance")
 
 broker_url = _settings.broker
 broker_connection_retry_on_startup = True
@@ -78,16 +76,16 @@ task_time_limit = _settings.outbox_lease_seconds
 timezone = "UTC"
 enable_utc = True
 
-task_default_queue = "maintenance"
+task_default_queue = Queues.MAINTENANCE
 task_create_missing_queues = False
 _QUEUE_ARGUMENTS = {"x-queue-type": "quorum"} if _settings.broker_kind == "amqp" else None
 task_queues = tuple(Queue(name, routing_key=name, queue_arguments=_QUEUE_ARGUMENTS)
-                    for name in _QUEUE_NAMES)
+                    for name in Queues.ALL)
 task_routes = {
-    "sync_worker.*": {"queue": "homeria"},
-    "notifications.promotions.*": {"queue": "notify.promotions"},
-    "notifications.*": {"queue": "notify.transactional"},
-    "relay.*": {"queue": "maintenance"},
+    "sync_worker.*": {"queue": Queues.HOMERIA},
+    "notifications.promotions.*": {"queue": Queues.PROMOTIONS},
+    "notifications.*": {"queue": Queues.TRANSACTIONAL},
+    "relay.*": {"queue": Queues.MAINTENANCE},
 }
 
 imports = ("relay.tasks", "relay.deadletters.tasks", "notifications.tasks", "sync_worker.tasks",
@@ -99,44 +97,44 @@ beat_scheduler = "relay.beatlease:LeaderScheduler"
 
 beat_schedule = {
     "outbox-sweep": {
-        "task": "relay.outbox.sweep",
+        "task": Tasks.OUTBOX_SWEEP,
         "schedule": _settings.outbox_sweep_seconds,
         # a sweep that waited longer than one interval is superseded by the next one
-        "options": {"queue": "maintenance", "expires": _settings.outbox_sweep_seconds},
+        "options": {"queue": Queues.MAINTENANCE, "expires": _settings.outbox_sweep_seconds},
     },
     # a storm of alerts sends one summary when its window closes (relay/alerts.py)
     "alerts-flush": {
-        "task": "relay.alerts.flush_due",
+        "task": Tasks.FLUSH_ALERTS,
         "schedule": 15.0,
-        "options": {"queue": "maintenance", "expires": 15},
+        "options": {"queue": Queues.MAINTENANCE, "expires": 15},
     },
     "dead-letter-retention": {
-        "task": "relay.deadletters.purge_expired",
+        "task": Tasks.PURGE_DEAD_LETTERS,
         "schedule": 3600.0,
-        "options": {"queue": "maintenance", "expires": 3600},
+        "options": {"queue": Queues.MAINTENANCE, "expires": 3600},
     },
     # personal data leaves finished rows after PII_RETENTION_DAYS (relay/privacy/retention.py)
     "pii-retention": {
-        "task": "relay.privacy.retention",
+        "task": Tasks.RETENTION,
         "schedule": 3600.0,
-        "options": {"queue": "maintenance", "expires": 3600},
+        "options": {"queue": Queues.MAINTENANCE, "expires": 3600},
     },
     # consistency with Homeria, measured on a sample of recent syncs (sync_worker/reconcile.py)
     "homeria-reconcile": {
-        "task": "sync_worker.reconcile",
+        "task": Tasks.RECONCILE,
         "schedule": 900.0,
         "kwargs": {"sample": 200},
-        "options": {"queue": "homeria", "expires": 900},
+        "options": {"queue": Queues.HOMERIA, "expires": 900},
     },
     # the 2-hour SLA: expedite, breach, predict, heartbeat (notifications/sla.py)
     "sla-check": {
-        "task": "notifications.sla.check",
+        "task": Tasks.SLA_CHECK,
         "schedule": 60.0,
-        "options": {"queue": "maintenance", "expires": 60},
+        "options": {"queue": Queues.MAINTENANCE, "expires": 60},
     },
     "sla-rollup": {
-        "task": "notifications.sla.rollup",
+        "task": Tasks.SLA_ROLLUP,
         "schedule": 600.0,
-        "options": {"queue": "maintenance", "expires": 600},
+        "options": {"queue": Queues.MAINTENANCE, "expires": 600},
     },
 }

@@ -25,10 +25,11 @@ from notifications.producer import KIND, TASKS, TRANSACTIONAL_QUEUE
 from relay import alerts, metrics, outbox
 from relay.db import Tx, transaction
 from relay.logs import get_logger
+from relay.names import Queues
 
 log = get_logger(__name__)
 
-EXPEDITE_QUEUE = "notify.expedite"
+EXPEDITE_QUEUE = Queues.EXPEDITE
 NOTICE_EVERY = timedelta(hours=24)     # one delay notice per order within this
 ESCALATION_WINDOW = timedelta(hours=24)
 _NOT_WORKING = ("failed", "suppressed", "skipped")

@@ -28,10 +28,11 @@ from notifications.producer import KIND, TASKS, TRANSACTIONAL_QUEUE
 from relay import deadletters, outbox
 from relay.db import Tx
 from relay.logs import get_logger
+from relay.names import Queues
 
 log = get_logger(__name__)
 
-EXPEDITE_QUEUE = "notify.expedite"
+EXPEDITE_QUEUE = Queues.EXPEDITE
 
 
 def give_up(tx: Tx, notification_id: uuid.UUID, row: dict, reason: str,

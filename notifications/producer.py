@@ -27,18 +27,18 @@ from notifications.models import STAGES, OrderEvent, parse_event
 from relay import outbox
 from relay.db import Tx, copy_rows, transaction
 from relay.logs import get_logger
+from relay.names import Queues, Tasks
 
 log = get_logger(__name__)
 
 KIND = "notification"
-TRANSACTIONAL_QUEUE = "notify.transactional"
-PROMOTIONS_QUEUE = "notify.promotions"
-TASKS = {TRANSACTIONAL_QUEUE: "notifications.send",
-         PROMOTIONS_QUEUE: "notifications.promotions.send"}
+TRANSACTIONAL_QUEUE = Queues.TRANSACTIONAL
+PROMOTIONS_QUEUE = Queues.PROMOTIONS
+TASKS = {TRANSACTIONAL_QUEUE: Tasks.SEND_NOTIFICATION, PROMOTIONS_QUEUE: Tasks.SEND_PROMOTION}
 # A campaign's promotions travel many ids per task (notifications/campaigns/sending.py).
 # 200: each batch is one claim and one outcome statement; larger batches bought nothing
 # more and hold more claims per task.
-CAMPAIGN_TASK = "notifications.promotions.send_batch"
+CAMPAIGN_TASK = Tasks.SEND_PROMOTION_BATCH
 CAMPAIGN_BATCH = 200
 outbox.batched_task(CAMPAIGN_TASK, CAMPAIGN_BATCH)
 

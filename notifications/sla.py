@@ -56,14 +56,15 @@ from notifications.policy import positive_number
 from relay import alerts, bootstrap, brokerinfo, metrics, outbox
 from relay.db import connection, transaction
 from relay.logs import get_logger
+from relay.names import Queues, Tasks
 from relay.status import register_section
 
 log = get_logger(__name__)
 
 TARGET_OTNR = 0.95
-TRANSACTIONAL_QUEUE = "notify.transactional"
-EXPEDITE_QUEUE = "notify.expedite"
-HEARTBEAT = "notifications.sla.check"
+TRANSACTIONAL_QUEUE = Queues.TRANSACTIONAL
+EXPEDITE_QUEUE = Queues.EXPEDITE
+HEARTBEAT = Tasks.SLA_CHECK
 # Upper bounds (seconds) of the latency buckets the rollups store; bucket i holds
 # bounds[i-1] <= latency < bounds[i], the last one everything from 1 day on.
 LATENCY_BOUNDS: tuple[float, ...] = (

@@ -7,18 +7,19 @@ from datetime import UTC, datetime, timedelta
 
 from notifications import reports, sla
 from relay import metrics
+from relay.names import Queues, Tasks
 from relay.taskbase import relay_task
 
 
-@relay_task("notifications.sla.check", queue="maintenance")
-def check(task) -> str:
+@relay_task(Tasks.SLA_CHECK, queue=Queues.MAINTENANCE)
+def check() -> str:
     """Expedite, breach, predict, heartbeat: every minute."""
     done = sla.check()
     return "breached" if done["breached"] else "ok"
 
 
-@relay_task("notifications.sla.rollup", queue="maintenance")
-def rollup(task) -> int:
+@relay_task(Tasks.SLA_ROLLUP, queue=Queues.MAINTENANCE)
+def rollup() -> int:
     """Roll closed days into sla_daily; refresh the OTNR gauge (every 10 minutes)."""
     now = datetime.now(UTC)
     days = reports.rollup_due(now)

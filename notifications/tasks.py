@@ -12,24 +12,24 @@ import uuid
 
 from notifications import service
 from notifications.campaigns import sending
-from notifications.producer import CAMPAIGN_TASK
+from relay.names import Queues, Tasks
 from relay.taskbase import relay_task
 
 
-@relay_task("notifications.send", queue="notify.transactional")
-def send(task, notification_id: str) -> str:
+@relay_task(Tasks.SEND_NOTIFICATION, queue=Queues.TRANSACTIONAL)
+def send(notification_id: str) -> str:
     """Send one order notification (or find it already sent)."""
     return service.deliver(uuid.UUID(notification_id))
 
 
-@relay_task("notifications.promotions.send", queue="notify.promotions")
-def send_promotion(task, notification_id: str) -> str:
+@relay_task(Tasks.SEND_PROMOTION, queue=Queues.PROMOTIONS)
+def send_promotion(notification_id: str) -> str:
     """Send one promotion, after order updates (quiet hours, expiry: the service)."""
     return service.deliver_promotion(uuid.UUID(notification_id))
 
 
-@relay_task(CAMPAIGN_TASK, queue="notify.promotions")
-def send_promotions(task, *notification_ids: str) -> str:
+@relay_task(Tasks.SEND_PROMOTION_BATCH, queue=Queues.PROMOTIONS)
+def send_promotions(*notification_ids: str) -> str:
     """Send a batch of a campaign's promotions (one id when a single row is retried)."""
     sending.deliver_batch([uuid.UUID(i) for i in notification_ids])
     return "batch"

@@ -19,11 +19,12 @@ from relay import deadletters, outbox
 from relay.db import connection, transaction
 from relay.errors import InvalidInput, NotFound
 from relay.logs import get_logger
+from relay.names import Tasks
 
 log = get_logger(__name__)
 
 KIND = "canary"
-TASK = "relay.canary.run"
+TASK = Tasks.CANARY
 MAX_WORK_MS = 30_000
 
 

@@ -1,7 +1,7 @@
 """The house task decorator.
 
-    @relay_task("sync_worker.deliver_email_change", queue="homeria")
-    def deliver_email_change(task, change_id: str) -> None: ...
+    @relay_task(Tasks.DELIVER_EMAIL_CHANGE, queue=Queues.HOMERIA)
+    def deliver_email_change(change_id: str) -> str: ...
 
 Why a decorator of our own (Sentry's `instrumented_task`, Warehouse's `tasks.task`):
 - explicit, stable names: renaming a module must not orphan messages already in Redis;
@@ -31,7 +31,7 @@ def relay_task(name: str, *, queue: str, **options) -> Callable:
         def run(self, *args, **kwargs):
             with bind(task_id=self.request.id, task=name):
                 try:
-                    result = fn(self, *args, **kwargs)
+                    result = fn(*args, **kwargs)
                 except Exception:
                     tasks_total.labels(name, "error").inc()
                     raise

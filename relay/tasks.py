@@ -6,12 +6,13 @@ import uuid
 
 from relay import bootstrap, canary, outbox
 from relay.brokerinfo import queue_depth
+from relay.names import Queues, Tasks
 from relay.settings import get_settings
 from relay.taskbase import relay_task
 
 
-@relay_task("relay.outbox.sweep", queue="maintenance")
-def sweep_outbox(task) -> int:
+@relay_task(Tasks.OUTBOX_SWEEP, queue=Queues.MAINTENANCE)
+def sweep_outbox() -> int:
     """Publish committed-but-unfinished work whose message may have been lost."""
     settings = get_settings()
     bootstrap.load_features()
@@ -19,7 +20,7 @@ def sweep_outbox(task) -> int:
     return outbox.sweep(settings.outbox_lease_seconds, queue_depth=queue_depth)
 
 
-@relay_task("relay.canary.run", queue="maintenance")
-def run_canary(task, canary_id: str) -> str:
+@relay_task(Tasks.CANARY, queue=Queues.MAINTENANCE)
+def run_canary(canary_id: str) -> str:
     """Complete a canary. Published to whichever queue the canary probes."""
     return canary.run(uuid.UUID(canary_id))

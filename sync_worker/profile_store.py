@@ -11,10 +11,11 @@ import uuid
 from psycopg.types.json import Jsonb
 
 from relay.db import Tx
+from relay.names import Queues, Tasks
 
 KIND = "profile_change"
-TASK = "sync_worker.deliver_profile_change"
-QUEUE = "homeria"
+TASK = Tasks.DELIVER_PROFILE_CHANGE
+QUEUE = Queues.HOMERIA
 OPEN_STATES = ("pending", "in_flight")
 STATES = ("pending", "in_flight", "synced", "superseded", "dead")
 

@@ -11,10 +11,11 @@ import uuid
 
 from relay import attempts, outbox
 from relay.db import Tx, run_one
+from relay.names import Queues, Tasks
 
 KIND = "email_change"
-TASK = "sync_worker.deliver_email_change"
-QUEUE = "homeria"
+TASK = Tasks.DELIVER_EMAIL_CHANGE
+QUEUE = Queues.HOMERIA
 OPEN_STATES = ("pending", "in_flight")
 FINAL_STATES = ("synced", "superseded", "dead")
 STATES = (*OPEN_STATES, *FINAL_STATES)

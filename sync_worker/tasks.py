@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 from relay.logs import get_logger
+from relay.names import Queues, Tasks
 from relay.taskbase import relay_task
 from sync_worker import profile_service, service
 from sync_worker import reconcile as reconciliation
@@ -19,8 +20,8 @@ log = get_logger(__name__)
 _QUIET = {"busy", "finished", "waiting", "stale", "early"}
 
 
-@relay_task("sync_worker.deliver_email_change", queue="homeria")
-def deliver_email_change(task, change_id: str) -> str:
+@relay_task(Tasks.DELIVER_EMAIL_CHANGE, queue=Queues.HOMERIA)
+def deliver_email_change(change_id: str) -> str:
     """Send one email change (or the batch it heads) to Homeria."""
     result = service.deliver(uuid.UUID(change_id))
     (log.debug if result in _QUIET else log.info)(
@@ -28,8 +29,8 @@ def deliver_email_change(task, change_id: str) -> str:
     return result
 
 
-@relay_task("sync_worker.deliver_profile_change", queue="homeria")
-def deliver_profile_change(task, change_id: str) -> str:
+@relay_task(Tasks.DELIVER_PROFILE_CHANGE, queue=Queues.HOMERIA)
+def deliver_profile_change(change_id: str) -> str:
     """Send one profile change (or the merged run it heads) to Homeria."""
     result = profile_service.deliver(uuid.UUID(change_id))
     (log.debug if result in _QUIET else log.info)(
@@ -37,7 +38,7 @@ def deliver_profile_change(task, change_id: str) -> str:
     return result
 
 
-@relay_task("sync_worker.reconcile", queue="homeria")
-def reconcile(task, sample: int = reconciliation.DEFAULT_SAMPLE) -> dict:
+@relay_task(Tasks.RECONCILE, queue=Queues.HOMERIA)
+def reconcile(sample: int = reconciliation.DEFAULT_SAMPLE) -> dict:
     """Beat: check a sample of recently synced changes against Homeria."""
     return reconciliation.reconcile(sample=sample)

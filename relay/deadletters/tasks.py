@@ -8,16 +8,17 @@ for "relay.deadletters.purge_expired" (e.g. hourly) and "relay.alerts.flush_due"
 from __future__ import annotations
 
 from relay import alerts, deadletters
+from relay.names import Queues, Tasks
 from relay.taskbase import relay_task
 
 
-@relay_task("relay.deadletters.purge_expired", queue="maintenance")
-def purge_expired(task) -> int:
+@relay_task(Tasks.PURGE_DEAD_LETTERS, queue=Queues.MAINTENANCE)
+def purge_expired() -> int:
     """Delete resolved dead letters past DEAD_LETTER_RETENTION_DAYS (audited)."""
     return deadletters.purge_expired()
 
 
-@relay_task("relay.alerts.flush_due", queue="maintenance")
-def flush_alert_summaries(task) -> int:
+@relay_task(Tasks.FLUSH_ALERTS, queue=Queues.MAINTENANCE)
+def flush_alert_summaries() -> int:
     """Send the summary of every closed alert window that suppressed something."""
     return alerts.flush_due()
