@@ -18,12 +18,10 @@ status's 24-hour section, trend series, monthly reports) are recomputed in the b
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,7 +33,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
 
 from bench_sla import BUILD_EVENTS, BUILD_NOTIFICATIONS, BUILD_OUTBOX  # noqa: E402
-from bench_sync import Proc, create_database, drop_database, free_port  # noqa: E402
+
+from tests.support import bench  # noqa: E402
+from tests.support.databases import require_env, throwaway_database  # noqa: E402
+from tests.support.processes import free_port, start_api  # noqa: E402
 
 TARGET_MS = 300
 
@@ -186,7 +187,7 @@ def measure(http: requests.Session, url: str, runs: int) -> list[dict]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="scripts/bench console", description=__doc__)
+    parser = bench.parser("console", __doc__)
     parser.add_argument("--notifications", type=int, default=1_000_000)
     parser.add_argument("--changes", type=int, default=100_000)
     parser.add_argument("--dead", type=int, default=10_000)
@@ -194,54 +195,35 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true",
                         help="leave the server running until Ctrl-C (screenshots)")
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
-        raise SystemExit("DATABASE_URL and REDIS_URL are needed: run via scripts/bench console")
+    require_env("DATABASE_URL", "REDIS_URL")
     os.environ.setdefault("LOG_LEVEL", "ERROR")
-    server, url = create_database()
-    os.environ["DATABASE_URL"] = url
-    from relay.settings import reset_settings_cache
+    with throwaway_database("relay_bench") as url:
+        return measure_pages(url, args)
 
-    reset_settings_cache()
-    api = None
+
+def measure_pages(url: str, args) -> int:
+    built = build(url, args)
+    print(f"built {args.notifications:,} notifications, {args.changes:,} email changes, "
+          f"{args.dead:,} dead letters in {built:.0f} s", flush=True)
+    from notifications import reports
+
+    started = time.perf_counter()
+    days = reports.rollup_due()
+    print(f"rolled up {len(days)} days in {time.perf_counter() - started:.0f} s", flush=True)
+    from relay import apikeys
+
+    key = apikeys.create("bench-operator", "operate")
+    env = dict(os.environ, API_WORKERS="1", API_RATE_LIMIT_RPS="0", LOG_LEVEL="WARNING",
+               PYTHONPATH=str(ROOT))
+    api, base = start_api(free_port(), env, bench.workdir("console") / "api.log", workers=1)
     try:
-        built = build(url, args)
-        print(f"built {args.notifications:,} notifications, {args.changes:,} email changes, "
-              f"{args.dead:,} dead letters in {built:.0f} s", flush=True)
-        from notifications import reports
-
-        started = time.perf_counter()
-        days = reports.rollup_due()
-        print(f"rolled up {len(days)} days in {time.perf_counter() - started:.0f} s",
-              flush=True)
-        from relay import apikeys
-
-        key = apikeys.create("bench-operator", "operate")
-        port = free_port()
-        env = dict(os.environ, API_WORKERS="1", API_RATE_LIMIT_RPS="0",
-                   LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
-        workdir = Path(tempfile.gettempdir())
-        api = Proc([sys.executable, "-c", "from relay.cli import main; main()", "serve",
-                    "--port", str(port), "--workers", "1"], env, workdir / "bench-console.log")
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(base + "/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("relay serve did not start; see " + str(api.log))
-            time.sleep(0.1)
         http = requests.Session()
         r = http.post(base + "/sign-in", data={"api_key": key}, headers={"Origin": base},
                       allow_redirects=False)
         assert r.status_code == 303, r.text
-        from bench_sync import print_table
-
         rows = measure(http, base, args.runs)
         print()
-        print_table(rows)
+        bench.print_table(rows)
         ok = all(r["< 300 ms"] == "yes" for r in rows)
         print(f"\nevery page's median under {TARGET_MS} ms: {'yes' if ok else 'NO'}")
         if args.keep:
@@ -253,9 +235,7 @@ def main() -> int:
                 pass
         return 0 if ok else 1
     finally:
-        if api is not None:
-            api.stop()
-        drop_database(server, url)
+        api.stop()
 
 
 if __name__ == "__main__":

@@ -13,44 +13,24 @@ shared host contention inflates both, CPU time far less.
 
 from __future__ import annotations
 
-import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import bench_notify  # the scripts directory: stand-ins and set-up
-import bench_sync
-
 ROOT = Path(__file__).resolve().parents[1]
-TICK = os.sysconf("SC_CLK_TCK")
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
+import bench_notify  # noqa: E402 - the scripts directory: stand-ins and set-up
+import bench_sync  # noqa: E402
 
-def proc_cpu(pid: int, children: bool = False) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    used = int(fields[11]) + int(fields[12])  # utime, stime
-    if children:
-        used += int(fields[13]) + int(fields[14])  # cutime, cstime (reaped backends)
-    return used / TICK
-
-
-def postgres_cpu(postmaster: int) -> float:
-    total = proc_cpu(postmaster, children=True)
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(stat[1]) == postmaster:
-                    total += proc_cpu(int(entry.name))
-            except (OSError, IndexError):
-                continue
-    return total
+from tests.support import bench  # noqa: E402
+from tests.support.cpu import parent_pid, postgres_cpu, proc_cpu  # noqa: E402
+from tests.support.polling import wait_until  # noqa: E402
+from tests.support.processes import Process, wait_workers_answer, worker_argv  # noqa: E402
+from tests.support.rows import fetch  # noqa: E402
 
 
 def redis_cpu(client) -> float:
@@ -68,21 +48,9 @@ class Meter:
                 "producer": time.process_time()}
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"bench_cost: timed out waiting for {what}")
-        time.sleep(0.5)
-
-
 def count(sql: str, params=()) -> int:
-    from relay.db import connection
-
-    with connection() as conn:
-        n = conn.execute(sql, params).fetchone()["n"]
-        conn.commit()
-    return int(n)
+    (row,) = fetch(sql, params)
+    return int(row["n"])
 
 
 class Cost:
@@ -90,6 +58,7 @@ class Cost:
         self.args = args
         self.notify = bench_notify.Bench(SimpleNamespace(latency_ms=0))
         self.rows: list[tuple[str, int, dict]] = []
+        self.workers: list[Process] = []
 
     def setup(self) -> None:
         import redis
@@ -108,22 +77,17 @@ class Cost:
         with connection() as conn:
             backend = conn.execute("SELECT pg_backend_pid() AS p").fetchone()["p"]
             conn.commit()
-        self.postmaster = int(Path(f"/proc/{backend}/stat").read_text()
-                              .rsplit(")", 1)[1].split()[1])
+        self.postmaster = parent_pid(backend)
         self.redis = redis.Redis.from_url(os.environ["REDIS_URL"])
 
-    def worker(self, queues: str, threads: int) -> subprocess.Popen:
-        node = f"cost-{uuid.uuid4().hex[:6]}@bench"
+    def worker(self, queues: str, threads: int) -> Process:
+        node = f"cost-{self.notify.run}-{len(self.workers)}@bench"
         env = dict(os.environ, DB_POOL_MAX=str(threads), PYTHONUNBUFFERED="1",
                    LOG_LEVEL="WARNING")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "relay", "worker", "-Q", queues, "-P",
-             "threads", "-c", str(threads), "-n", node, "--without-mingle",
-             "--without-gossip", "-l", "WARNING"], cwd=ROOT, env=env,
-            stdout=open(ROOT / ".relay" / f"bench-cost-{node}.log", "wb"),
-            stderr=subprocess.STDOUT, start_new_session=True)
-        self.notify.workers.append(proc)
-        self.notify._wait_for_workers([node])
+        proc = Process(worker_argv(queues, concurrency=threads, name=node, loglevel="WARNING"),
+                       env, ROOT / ".relay" / f"bench-cost-{node}.log")
+        self.workers.append(proc)
+        wait_workers_answer([node], [proc])
         time.sleep(2)  # let start-up work settle before the first snapshot
         return proc
 
@@ -133,14 +97,12 @@ class Cost:
         before = meter.snapshot()
         produce()
         after_produce = time.process_time()
-        wait_for(drained, 900, label)
+        wait_until(drained, 900, 0.5, label)
         after = meter.snapshot()
         after["producer"] = after_produce
         n = items()
         self.rows.append((label, n, {k: (after[k] - before[k]) / n * 1e3 for k in before}))
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
-        self.notify.workers.remove(proc)  # its wait-for-ready treats an exited worker as fatal
+        proc.stop(timeout=30)
 
     def email_changes(self) -> None:
         from sync_worker import enqueue_email_change
@@ -188,8 +150,7 @@ class Cost:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/bench cost", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = bench.parser("cost", __doc__)
     parser.add_argument("--changes", type=int, default=1000)
     parser.add_argument("--orders", type=int, default=500, help="order events (2 sends each)")
     parser.add_argument("--promotions", type=int, default=1000)
@@ -201,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         cost.notifications("shipped", args.orders, "notify.transactional,notify.expedite")
         cost.notifications("promotion", args.promotions, "notify.promotions")
     finally:
+        for worker in cost.workers:
+            worker.stop()
         if getattr(cost, "sync", None) and cost.sync.standin:
             cost.sync.standin.stop()
         cost.notify.teardown()

@@ -15,14 +15,17 @@ its own database; expedited rows are published to that Redis (use a private one)
 
 from __future__ import annotations
 
-import argparse
-import os
+import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
+from pathlib import Path
 
 import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support import bench
+from tests.support.databases import require_env, throwaway_database
 
 BUILD_EVENTS = """
 INSERT INTO order_events (event_id, type, order_id, customer_id, brand, country, locale,
@@ -80,37 +83,17 @@ def timed(fn, *args):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="scripts/bench sla")
+    parser = bench.parser("sla", __doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--pending", type=int, default=1000)
     args = parser.parse_args()
-    server = os.environ.get("DATABASE_URL")
-    if not server or not os.environ.get("REDIS_URL"):
-        raise SystemExit("DATABASE_URL and REDIS_URL are needed: run via scripts/bench sla")
-    name = f"relay_bench_sla_{uuid.uuid4().hex[:8]}"
-    url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("LOG_LEVEL", "ERROR")
-    try:
+    require_env("DATABASE_URL", "REDIS_URL")
+    bench.quiet("ERROR")
+    with throwaway_database("relay_bench_sla") as url:
         return run(url, args.rows, args.pending)
-    finally:
-        from relay.db import close_pool
-
-        close_pool()
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run(url: str, rows: int, pending: int) -> int:
-    from relay.logs import configure_logging
-    from relay.migrate import migrate
-    from relay.settings import reset_settings_cache
-
-    reset_settings_cache()
-    configure_logging("ERROR")
-    migrate(url)
     now = datetime.now(UTC)
     sent = rows - pending
     span = timedelta(days=30)
@@ -146,11 +129,7 @@ def run(url: str, rows: int, pending: int) -> int:
                     f"{o['otnr']:.4f} / {live_doc['otnr']:.4f} over {o['events']:,} events"))
     figures.append(("latency p50 / p95 / p99",
                     " / ".join(f"{o['latency_s'][p]:.0f} s" for p in ("p50", "p95", "p99"))))
-    width = max(len(k) for k, _ in figures)
-    print(f"\n{'SLA benchmark':<{width}}  result")
-    print("-" * (width + 20))
-    for key, value in figures:
-        print(f"{key:<{width}}  {value}")
+    bench.print_figures("SLA benchmark", figures)
     print("\nEXPLAIN (the check's queries):")
     for key, lines in plans.items():
         used = [ln.strip() for ln in lines if "Index" in ln or "Seq Scan" in ln]

@@ -35,9 +35,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 from soaklib import checks, report  # noqa: E402
 from soaklib.faults import Fault, schedule, sla_seconds  # noqa: E402
 from soaklib.records import get_json, post_json  # noqa: E402
-from soaklib.services import Managed, Postgres, Redis, Supervisor, free_port, wait_for  # noqa: E402
 from soaklib.state import collect  # noqa: E402
+from soaklib.supervisor import Managed, Supervisor  # noqa: E402
 from soaklib.traffic import Traffic  # noqa: E402
+
+from tests.support.polling import wait_until  # noqa: E402
+from tests.support.processes import STANDINS, beat_argv, free_port, worker_argv  # noqa: E402
+from tests.support.servers import PrivatePostgres, PrivateRedis  # noqa: E402
 
 # scripts/run's layout: (name, queues, threads, niceness)
 WORKERS = (("sync-1", "homeria", 8, 0), ("sync-2", "homeria", 8, 0),
@@ -87,8 +91,8 @@ class Soak:
         self.logs = self.root / "logs"
         self.logs.mkdir()
         self.supervisor = Supervisor()
-        self.pg: Postgres | None = None
-        self.redis: Redis | None = None
+        self.pg: PrivatePostgres | None = None
+        self.redis: PrivateRedis | None = None
         self.traffic: Traffic | None = None
         self.urls: dict[str, str] = {}
         self.t0 = 0.0
@@ -102,10 +106,8 @@ class Soak:
 
     def setup(self) -> None:
         self.say(f"run {self.run}, seed {self.seed}, logs in {self.logs}")
-        self.pg = Postgres()
-        self.pg.start()
-        self.redis = Redis(self.root)
-        self.redis.start()
+        self.pg = PrivatePostgres()
+        self.redis = PrivateRedis(Path(tempfile.mkdtemp(prefix="redis-", dir=self.root)))
         ports = {name: free_port() for name in ("homeria", "smtp", "smtp_http", "sms", "push",
                                                 "webhook")}
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
@@ -141,14 +143,13 @@ class Soak:
         return self.supervisor.add(Managed(name, argv, {**os.environ, **env}, self.logs, ROOT))
 
     def _standins(self, ports: dict[str, int]) -> None:
-        standin = [sys.executable, "-m", "relay.standins"]
-        self._spawn("homeria", [*standin, "homeria", "--port", str(ports["homeria"])])
-        self._spawn("smtp", [*standin, "smtp", "--port", str(ports["smtp"]),
+        self._spawn("homeria", [*STANDINS, "homeria", "--port", str(ports["homeria"])])
+        self._spawn("smtp", [*STANDINS, "smtp", "--port", str(ports["smtp"]),
                              "--http-port", str(ports["smtp_http"])])
         for name in ("sms", "push", "webhook"):
-            self._spawn(name, [*standin, name, "--port", str(ports[name])])
+            self._spawn(name, [*STANDINS, name, "--port", str(ports[name])])
         for name in ("homeria", "smtp_http", "sms", "push", "webhook"):
-            wait_for(lambda n=name: self._healthy(n), 30, f"the {name} stand-in")
+            wait_until(lambda n=name: self._healthy(n), 30, 0.2, f"the {name} stand-in")
         self.traffic = Traffic(self.run, self.args.customers, self.args.change_rate,
                                self.args.event_rate, self.sla_s, self.rng)
         status, text = post_json(f"{self.urls['homeria']}/_control/seed",
@@ -163,14 +164,13 @@ class Soak:
             return False
 
     def _relay_processes(self) -> None:
-        celery = [sys.executable, "-m", "celery", "-A", "relay"]
         for name, queues, threads, nice in WORKERS:
-            self._spawn(name, ["nice", "-n", str(nice), *celery, "worker", "-Q", queues,
-                               "-P", "threads", "-c", str(threads), "-n", f"{name}@soak-{self.run}",
-                               "--without-mingle", "--without-gossip", "-l", "WARNING"],
+            node = f"{name}@soak-{self.run}"
+            self._spawn(name, worker_argv(queues, concurrency=threads, name=node,
+                                          loglevel="WARNING", nice=nice),
                         DB_POOL_MAX=str(threads))
-        self._spawn("beat", [*celery, "beat", "-s", str(self.root / "beat-schedule"),
-                             "-l", "WARNING"])
+        self._spawn("beat", beat_argv("-s", str(self.root / "beat-schedule"),
+                                      loglevel="WARNING"))
 
     # -- the run -----------------------------------------------------------------------
     def run_traffic(self) -> None:

@@ -9,13 +9,18 @@ database) between tests that use it.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from tests.support import WorkerProcess
+from tests.support.databases import (
+    create_database,
+    drop_database,
+    flush_redis,
+    require_for_tests,
+    truncate_all,
+)
 
 # Fast clocks for tests: short lease and sweep interval; workers inherit these.
 os.environ.setdefault("OUTBOX_LEASE_SECONDS", "15")
@@ -24,41 +29,22 @@ os.environ.setdefault("LOG_LEVEL", "INFO")
 os.environ.setdefault("HOMERIA_MAX_RPS", "0")
 
 
-def _require(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        pytest.exit(f"{name} is not set: run the suite with scripts/test", returncode=2)
-    return value
-
-
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    import psycopg
-
-    server_url = _require("DATABASE_URL")
-    name = f"relay_test_{uuid.uuid4().hex[:10]}"
-    parts = urlsplit(server_url)
-    test_url = urlunsplit(parts._replace(path=f"/{name}"))
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = test_url
-    from relay.migrate import migrate
     from relay.settings import reset_settings_cache
 
+    server_url = require_for_tests("DATABASE_URL")
+    test_url = create_database(server_url, "relay_test")
+    os.environ["DATABASE_URL"] = test_url
     reset_settings_cache()
-    migrate(test_url)
     yield test_url
-    from relay.db import close_pool
-
-    close_pool()
+    drop_database(server_url, test_url)
     os.environ["DATABASE_URL"] = server_url
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    return _require("REDIS_URL")
+    return require_for_tests("REDIS_URL")
 
 
 @pytest.fixture
@@ -76,12 +62,7 @@ def db(database_url) -> Iterator[str]:
     from relay.db import connection
 
     with connection() as conn:
-        tables = [r["tablename"] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-            " AND tablename <> 'schema_migrations'")]
-        if tables:
-            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
-                         + " RESTART IDENTITY CASCADE")
+        truncate_all(conn)
         conn.commit()
     yield database_url
 
@@ -89,9 +70,9 @@ def db(database_url) -> Iterator[str]:
 @pytest.fixture
 def broker(redis_url, redis_client) -> Iterator[str]:
     """A clean broker database for one test."""
-    redis_client.flushdb()
+    flush_redis(redis_url)
     yield redis_url
-    redis_client.flushdb()
+    flush_redis(redis_url)
 
 
 @pytest.fixture

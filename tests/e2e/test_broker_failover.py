@@ -12,8 +12,8 @@ import uuid
 import pytest
 
 from relay.db import connection
-from tests.brokers import PrivateRabbit, SentinelSet
 from tests.support import ROOT, BeatProcess, wait_until
+from tests.support.brokers import PrivateRabbit, SentinelSet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -1,7 +1,7 @@
 """Redis restarted mid-run, its data lost: no worker exits, delivery resumes, the sweep
 re-publishes what Redis lost, and Homeria applies every change once.
 
-The test owns its `redis-server` (tests/servers.py) and restarts it with SIGTERM while
+The test owns its `redis-server` (tests/support/servers.py) and restarts it with SIGTERM while
 real `celery worker` processes (threads, as scripts/run runs them, and prefork) are in
 the middle of Homeria calls (the stand-in answers after 1 s). Without relay/brokerfix.py
 a worker can exit here with `Unrecoverable error: AttributeError("'NoneType' object has
@@ -14,8 +14,6 @@ promise end to end.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections import Counter
 
@@ -26,9 +24,10 @@ from relay.settings import reset_settings_cache
 from relay.standins.faults import Faults
 from relay.standins.homeria import serve
 from sync_worker import enqueue_email_change
-from tests.integration.sync.helpers import SECRET, TOKEN, changes, customer, homeria_env
-from tests.servers import PrivateRedis
-from tests.support import ROOT, wait_until
+from tests.support import BeatProcess, wait_until
+from tests.support.homeria import SECRET, TOKEN, customer, homeria_env
+from tests.support.servers import PrivateRedis
+from tests.support.sync import changes
 
 pytestmark = pytest.mark.e2e
 
@@ -71,11 +70,7 @@ def test_redis_restart_with_data_loss_stops_no_worker_and_loses_nothing(
         workers = [start_worker("homeria", pool="threads", concurrency=4, env=env),
                    start_worker("homeria", pool="prefork", concurrency=2, env=env),
                    start_worker("maintenance", pool="threads", concurrency=2, env=env)]
-        with open(tmp_path / "beat.log", "wb") as log:
-            beat = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "relay", "beat", "-l", "INFO",
-                 "-s", str(tmp_path / "beat-schedule")], env=env, cwd=ROOT, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True)
+        beat = BeatProcess(env, tmp_path / "beat.log", "-s", str(tmp_path / "beat-schedule"))
         ids = [_enqueue(n) for n in range(1, N_BEFORE + 1)]
         # when Redis restarts (SIGTERM, nothing saved) while Homeria calls are in flight
         wait_until(lambda: _synced(ids) >= 6, timeout=30, message="first syncs")
@@ -94,7 +89,7 @@ def test_redis_restart_with_data_loss_stops_no_worker_and_loses_nothing(
         for worker in workers:
             assert worker.proc.poll() is None, f"worker exited:\n{worker.log()}"
             assert "Unrecoverable error" not in worker.log_path.read_text(errors="replace")
-        assert beat.poll() is None, (tmp_path / "beat.log").read_text(errors="replace")
+        assert beat.alive(), (tmp_path / "beat.log").read_text(errors="replace")
         # ... and Homeria applied each change exactly once
         applied = Counter(a["new_email"] for a in homeria.state.applied_changes)
         assert set(applied) == {f"moved{n}@example.com"
@@ -102,7 +97,6 @@ def test_redis_restart_with_data_loss_stops_no_worker_and_loses_nothing(
         assert set(applied.values()) == {1}, applied
         print(f"all {len(ids)} changes synced {resumed_s:.1f} s after Redis came back")
     finally:
-        if beat is not None and beat.poll() is None:
-            beat.terminate()
-            beat.wait(timeout=15)
+        if beat is not None:
+            beat.stop(timeout=15)
         homeria.stop()

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 import requests
 
 from relay import canary
-from tests.support import wait_until
+from tests.support import free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_worker_exports_task_and_outbox_metrics(relay_env, start_worker):
-    port = _free_port()
+    port = free_port()
     start_worker("maintenance", env={"METRICS_PORT": str(port)})
     canary.send("maintenance", note="ana@example.com")
     line = 'relay_tasks_total{outcome="done",task="relay.canary.run"} 1.0'

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import threading
 import uuid
 
@@ -14,17 +13,9 @@ import pytest
 from relay import canary, outbox
 from relay.brokerinfo import queue_depth
 from relay.db import connection
-from tests.support import run_cli, wait_until
+from tests.support import free_port, run_cli, wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-def _closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _canaries(ids) -> list[dict]:
@@ -49,7 +40,7 @@ def _sweep_until_done(ids, lease_s: float = 1.0, timeout: float = 40.0) -> None:
 def test_row_committed_while_redis_unreachable_is_delivered_once_redis_is_back(
         relay_env, start_worker):
     # given a producer whose broker is unreachable
-    dead_env = dict(relay_env, REDIS_URL=f"redis://127.0.0.1:{_closed_port()}/0")
+    dead_env = dict(relay_env, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     # when it sends work
     result = run_cli(["canary", "-q", "maintenance", "--no-wait", "--json"], dead_env)
     # then the call still succeeds: the row is committed, not yet delivered

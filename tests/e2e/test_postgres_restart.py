@@ -1,11 +1,9 @@
 """PostgreSQL restarted mid-run: workers and beat reconnect by themselves, a producer call
 while it is down fails clearly (CLI exit 1, one line) with nothing half-written, and
-nothing committed is lost. The test owns its PostgreSQL cluster (tests/servers.py)."""
+nothing committed is lost. The test owns its PostgreSQL cluster (tests/support/servers.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections import Counter
 
@@ -18,9 +16,10 @@ from relay.settings import reset_settings_cache
 from relay.standins.faults import Faults
 from relay.standins.homeria import serve
 from sync_worker import enqueue_email_change
-from tests.integration.sync.helpers import SECRET, TOKEN, changes, customer, homeria_env
-from tests.servers import PrivatePostgres
-from tests.support import ROOT, run_cli, wait_until
+from tests.support import BeatProcess, run_cli, wait_until
+from tests.support.homeria import SECRET, TOKEN, customer, homeria_env
+from tests.support.servers import PrivatePostgres
+from tests.support.sync import changes
 
 pytestmark = pytest.mark.e2e
 
@@ -63,11 +62,7 @@ def test_postgres_restart_mid_run_loses_nothing_and_producers_fail_clearly(
         # given a sync worker, a maintenance worker and beat on this test's PostgreSQL
         workers = [start_worker("homeria", pool="threads", concurrency=4, env=env),
                    start_worker("maintenance", pool="threads", concurrency=2, env=env)]
-        with open(tmp_path / "beat.log", "wb") as log:
-            beat = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "relay", "beat", "-l", "INFO",
-                 "-s", str(tmp_path / "beat-schedule")], env=env, cwd=ROOT, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True)
+        beat = BeatProcess(env, tmp_path / "beat.log", "-s", str(tmp_path / "beat-schedule"))
         ids = [_enqueue(n) for n in range(1, N_BEFORE + 1)]
         wait_until(lambda: _synced(ids) >= 4, timeout=30, message="first syncs")
         # when PostgreSQL stops mid-run (fast shutdown: sessions cut, as in a restart)
@@ -98,7 +93,7 @@ def test_postgres_restart_mid_run_loses_nothing_and_producers_fail_clearly(
         # no process exited, and Homeria applied each change once
         for worker in workers:
             assert worker.proc.poll() is None, worker.log()
-        assert beat.poll() is None, (tmp_path / "beat.log").read_text(errors="replace")
+        assert beat.alive(), (tmp_path / "beat.log").read_text(errors="replace")
         applied = Counter(a["new_email"] for a in homeria.state.applied_changes)
         assert set(applied) == {f"moved{n}@example.com"
                                 for n in range(1, N_BEFORE + N_AFTER + 1)}
@@ -106,7 +101,6 @@ def test_postgres_restart_mid_run_loses_nothing_and_producers_fail_clearly(
         print(f"producer failed in {took:.1f} s while PostgreSQL was down; all {len(ids)}"
               f" changes synced {resumed_s:.1f} s after it was back")
     finally:
-        if beat is not None and beat.poll() is None:
-            beat.terminate()
-            beat.wait(timeout=15)
+        if beat is not None:
+            beat.stop(timeout=15)
         homeria.stop()

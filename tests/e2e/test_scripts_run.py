@@ -7,23 +7,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 
 import pytest
 import requests
 
-from tests.support import ROOT, run_cli, wait_until
+from tests.support import ROOT, free_port, run_cli, wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _group_alive(pgid: int) -> bool:
@@ -35,7 +26,7 @@ def _group_alive(pgid: int) -> bool:
 
 
 def test_scripts_run_brings_everything_up_and_stops_cleanly(relay_env, tmp_path):
-    flower_port = _free_port()
+    flower_port = free_port()
     env = dict(relay_env, FLOWER_PORT=str(flower_port), FLOWER_BASIC_AUTH="oncall:s3cret",
                RELAY_RUN_SECONDS="600")
     for var in ("HOMERIA_BASE_URL", "SMTP_URL", "SMS_API_URL", "PUSH_API_URL",

@@ -5,8 +5,6 @@ Real PostgreSQL, Redis, worker and beat processes, and the webhook stand-in."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -15,7 +13,7 @@ from relay import watchdog
 from relay.db import transaction
 from relay.settings import reset_settings_cache
 from relay.standins.webhook import serve as serve_webhook
-from tests.support import ROOT, run_cli, wait_until
+from tests.support import BeatProcess, run_cli, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -85,17 +83,12 @@ def test_beat_runs_the_watchdog_so_a_dead_maintenance_worker_is_noticed(
     # given beat alone (no worker at all, the maintenance one included)
     env = dict(relay_env, ONCALL_WEBHOOK_URL=f"{webhook.url}/hooks/oncall",
                STALL_ALERT_SECONDS="2", STALL_CHECK_SECONDS="1")
-    with open(tmp_path / "beat.log", "wb") as log:
-        beat = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "relay", "beat", "-l", "INFO",
-             "-s", str(tmp_path / "beat-schedule")], env=env, cwd=ROOT, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True)
+    beat = BeatProcess(env, tmp_path / "beat.log", "-s", str(tmp_path / "beat-schedule"))
     try:
         # then beat's watchdog pages on-call about the maintenance queue itself
         wait_until(lambda: any("Queue maintenance is stalled" in t
-                               for t in _stall_alerts(webhook)) or beat.poll() is not None,
+                               for t in _stall_alerts(webhook)) or not beat.alive(),
                    timeout=30, interval=0.3, message="beat's stall alert")
-        assert beat.poll() is None, (tmp_path / "beat.log").read_text(errors="replace")
+        assert beat.alive(), (tmp_path / "beat.log").read_text(errors="replace")
     finally:
-        beat.terminate()
-        beat.wait(timeout=15)
+        beat.stop(timeout=15)

@@ -9,26 +9,14 @@ import uuid
 import pytest
 
 from relay.db import connection
-from tests.integration.sync.helpers import change
 from tests.support import run_cli, wait_until
+from tests.support.api import body
+from tests.support.rows import table_count
+from tests.support.sync import change
 
 pytestmark = pytest.mark.e2e
 
 JSON = {"Content-Type": "application/json"}
-
-
-def body(n: int = 1, new: str | None = None, **over) -> dict:
-    doc = {"customer_id": f"C-{n}", "current_email": f"c{n}@example.com",
-           "new_email": new or f"new{n}@example.com", "brand": "acme", "country": "ES"}
-    doc.update(over)
-    return doc
-
-
-def count(table: str) -> int:
-    with connection() as conn:
-        n = conn.execute(f"SELECT count(*) AS n FROM {table}").fetchone()["n"]
-        conn.commit()
-    return n
 
 
 def event(n: int, order: str = "SO-1", **over) -> dict:
@@ -63,7 +51,7 @@ def test_an_email_change_sent_over_http_reaches_homeria(api_with_sync, homeria):
                      headers={"Idempotency-Key": "ticket-1"})
     assert again.status_code == 202
     assert again.json()["change_id"] == receipt["change_id"] and again.json()["duplicate"]
-    assert count("email_changes") == 1
+    assert table_count("email_changes") == 1
     # a read key sees it with emails masked; another produce key does not see it at all
     reader = api.key("oncall", "read")
     masked = api.call("GET", f"/v1/email-changes/{receipt['change_id']}", reader).json()
@@ -91,7 +79,7 @@ def test_keys_scopes_and_revocation(start_api):
     assert api.call("GET", "/v1/status", operator).status_code == 200
     assert api.call("GET", "/v1/dead-letters", reader).status_code == 200
     # nothing was written by any of them
-    assert count("email_changes") == 0
+    assert table_count("email_changes") == 0
     # last use is recorded; the key is stored hashed, never in clear
     listed = json.loads(run_cli(["api-keys", "list", "--json"], api.env).stdout)["api_keys"]
     assert {k["name"]: k["last_used_at"] is not None for k in listed} == \
@@ -137,7 +125,7 @@ def test_bad_input_is_refused_whole_naming_every_field(start_api):
     big = api.call("POST", "/v1/order-events", key, data="x" * 70_000,
                    headers={"Content-Type": "application/x-ndjson"})
     assert big.status_code == 413 and big.json()["status"] == 413
-    assert count("email_changes") == count("order_events") == count("outbox") == 0
+    assert table_count("email_changes") == table_count("order_events") == table_count("outbox") == 0
     # and good events go in, one or many
     one = api.call("POST", "/v1/order-events", key, json=event(1))
     assert one.status_code == 202 and one.json()["new_events"] == 1

@@ -8,9 +8,10 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from relay.db import connection
-from tests.e2e.api.tcpproxy import TcpProxy
-from tests.e2e.api.test_http_api import body, count
 from tests.support import wait_until
+from tests.support.api import body
+from tests.support.rows import table_count
+from tests.support.tcpproxy import TcpProxy
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +38,7 @@ def test_postgresql_down_answers_503_with_retry_after_and_writes_nothing(start_a
     assert down.headers["content-type"] == "application/problem+json"
     assert api.call("GET", "/readyz").status_code == 503
     # then nothing of the refused request was written
-    assert count("email_changes") == 1
+    assert table_count("email_changes") == 1
     # and once it is back, the client's retry (same Idempotency-Key) goes through
     proxy.restore()
 

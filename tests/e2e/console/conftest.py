@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.api.conftest import Api, api_with_sync, homeria, start_api  # noqa: F401
+from tests.support.api import api_with_sync, start_api  # noqa: F401 - fixtures
+from tests.support.homeria import homeria  # noqa: F401 - fixture
 
 CHROMIUM = os.environ.get("RELAY_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-SHOTS = Path(os.environ.get("RELAY_SCREENSHOTS", "")) if os.environ.get(
-    "RELAY_SCREENSHOTS") else None
 
 
 @pytest.fixture(scope="session")
@@ -45,17 +44,3 @@ def page(browser):
     yield page
     context.close()
 
-
-def shot(page, name: str) -> None:
-    """Screenshots for docs/ (README "Console"): written when RELAY_SCREENSHOTS names a
-    folder, e.g. `RELAY_SCREENSHOTS=docs scripts/test tests/e2e/console`."""
-    if SHOTS is not None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"console-{name}.png"), full_page=False)
-
-
-def sign_in(page, api: Api, key: str) -> None:
-    page.goto(api.url + "/")
-    page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(api.url + "/")

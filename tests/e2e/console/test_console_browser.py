@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 
 from relay import deadletters
 from relay.db import transaction
-from tests.e2e.console.conftest import shot, sign_in
 from tests.support import run_cli, wait_until
+from tests.support.console import shot, sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,8 @@ import requests
 
 from relay import deadletters
 from relay.db import transaction
-from tests.integration.notifications.conftest import event
 from tests.support import run_cli
+from tests.support.events import event
 
 pytestmark = pytest.mark.e2e
 

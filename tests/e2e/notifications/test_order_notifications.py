@@ -9,8 +9,9 @@ from notifications import record_order_event
 from relay import outbox
 from relay.db import connection
 from relay.standins import push, sms, smtp
-from tests.integration.notifications.conftest import event, rows
 from tests.support import wait_until
+from tests.support.events import event
+from tests.support.notifications import rows
 
 pytestmark = pytest.mark.e2e
 ALL_QUEUES = "notify.transactional,notify.expedite,notify.promotions"

@@ -12,8 +12,8 @@ import pytest
 from notifications import record_order_event
 from relay.db import connection
 from relay.standins import push, sms, smtp
-from tests.integration.notifications.conftest import event
 from tests.support import wait_until
+from tests.support.events import event
 
 pytestmark = pytest.mark.e2e
 EVENTS = 24

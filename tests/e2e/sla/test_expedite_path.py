@@ -7,8 +7,9 @@ import pytest
 
 from notifications import sla
 from relay.standins import push, sms, smtp
-from tests.integration.sla.conftest import past_event, rows
 from tests.support import wait_until
+from tests.support.notifications import rows
+from tests.support.sla import past_event
 
 pytestmark = pytest.mark.e2e
 

@@ -1,21 +1,12 @@
 """Real `celery worker -Q homeria` processes against the Homeria stand-in in-process."""
 
-from __future__ import annotations
-
 import pytest
 
-from relay.standins.homeria import serve
-from tests.integration.sync.helpers import SECRET, TOKEN, customer, homeria_env
+from tests.support.homeria import homeria, homeria_env  # noqa: F401 - homeria: fixture
 
 
 @pytest.fixture
-def homeria():
-    with serve(token=TOKEN, secret=SECRET, seed=[customer(n) for n in range(1, 21)]) as running:
-        yield running
-
-
-@pytest.fixture
-def sync_worker(start_worker, homeria):
+def sync_worker(start_worker, homeria):  # noqa: F811 - the fixture imported above
     """sync_worker(**env) -> a threads worker (-c 4) on `homeria`, pointed at the stand-in."""
     def start(concurrency: int = 4, **env: str):
         return start_worker("homeria", pool="threads", concurrency=concurrency,

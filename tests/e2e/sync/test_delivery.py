@@ -7,15 +7,8 @@ import threading
 import pytest
 
 from sync_worker import enqueue_email_change
-from tests.integration.sync.helpers import (
-    change,
-    changes,
-    dead_letters,
-    emails_in_redis,
-    final,
-    posts,
-)
 from tests.support import wait_until
+from tests.support.sync import change, changes, dead_letters, emails_in_redis, final, posts
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,8 @@ import pytest
 
 from relay.db import connection
 from sync_worker import enqueue_email_change, enqueue_profile_change
-from tests.integration.sync.helpers import homeria_env
 from tests.support import run_cli, wait_until
+from tests.support.homeria import homeria_env
 
 pytestmark = pytest.mark.e2e
 

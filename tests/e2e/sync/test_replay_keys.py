@@ -9,8 +9,8 @@ import json
 import pytest
 
 from sync_worker import enqueue_email_change
-from tests.integration.sync.helpers import change, changes, dead_letters
 from tests.support import run_cli, wait_until
+from tests.support.sync import change, changes, dead_letters
 
 pytestmark = pytest.mark.e2e
 

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from notifications.channels import PushChannel, SmsChannel, SmtpChannel
 from relay.standins import push, sms, smtp
-
-EMAIL_FROM = "Relay Shop <orders@shop.example>"
-PROMO_FROM = "Relay Shop Offers <offers@shop.example>"
-FAST = (1.0, 1.0)  # (connect, read) seconds: keeps timeout tests quick
+from tests.support import free_port
+from tests.support.notifications import EMAIL_FROM, FAST, PROMO_FROM
 
 
 @pytest.fixture
@@ -54,6 +50,4 @@ def push_channel(push_api):
 @pytest.fixture
 def closed_port() -> int:
     """A loopback port nothing listens on (bound then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()

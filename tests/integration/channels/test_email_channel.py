@@ -15,7 +15,7 @@ from notifications.channels import (
 from notifications.payloads import EmailMessage
 from relay.settings import load_settings
 from relay.standins import smtp
-from tests.integration.channels.conftest import EMAIL_FROM, PROMO_FROM
+from tests.support.notifications import EMAIL_FROM, PROMO_FROM
 
 
 def order_mail(notification_id: str = "n-1", to: str = "ana@example.com") -> EmailMessage:

@@ -13,7 +13,7 @@ from notifications.channels import (
 from notifications.payloads import PushMessage
 from relay.settings import load_settings
 from relay.standins import push
-from tests.integration.channels.conftest import FAST
+from tests.support.notifications import FAST
 
 
 def note(token: str = "tok-ana-1", notification_id: str = "n-1") -> PushMessage:  # noqa: S107

@@ -15,7 +15,7 @@ from notifications.channels import (
 from notifications.payloads import SmsMessage
 from relay.settings import load_settings
 from relay.standins import sms
-from tests.integration.channels.conftest import FAST
+from tests.support.notifications import FAST
 
 
 def text(to: str = "+34600000123", body: str = "Acme: your order SO-5531 has shipped.",

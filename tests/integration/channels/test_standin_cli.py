@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import requests
 
 from notifications.channels import SmsChannel, SmtpChannel
 from notifications.payloads import EmailMessage, SmsMessage
 from relay.standins import sms
-from tests.support import ROOT
+from tests.support.processes import start_standin
 
 
-def start(*args: str) -> tuple[subprocess.Popen, dict]:
-    proc = subprocess.Popen([sys.executable, "-m", "relay.standins", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    ready = json.loads(proc.stdout.readline())  # the first line says where it listens
-    return proc, ready
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-def test_smtp_sink_subprocess_exposes_received_mail_over_http():
-    proc, ready = start("smtp", "--port", "0", "--http-port", "0")
+def test_smtp_sink_subprocess_exposes_received_mail_over_http(tmp_path):
+    proc, ready = start_standin("smtp", "--http-port", "0", log_path=tmp_path / "smtp.log")
     try:
         host, port = ready["smtp"].rsplit(":", 1)
         channel = SmtpChannel(host, int(port), email_from="orders@shop.example",
@@ -39,12 +23,12 @@ def test_smtp_sink_subprocess_exposes_received_mail_over_http():
         [doc] = requests.get(f"{ready['http']}/_control/messages", timeout=5).json()
         assert doc["headers"]["Subject"] == "Hello"
     finally:
-        stop(proc)
+        proc.stop(timeout=10)
     assert proc.returncode == 0
 
 
-def test_sms_standin_subprocess_accepts_and_lists_messages():
-    proc, ready = start("sms", "--port", "0")
+def test_sms_standin_subprocess_accepts_and_lists_messages(tmp_path):
+    proc, ready = start_standin("sms", log_path=tmp_path / "sms.log")
     try:
         channel = SmsChannel(ready["url"], sms.DEFAULT_SID, sms.DEFAULT_TOKEN, "+15005550006")
         accepted = channel.send(SmsMessage(notification_id="n-1", to="+34600000123",
@@ -53,4 +37,4 @@ def test_sms_standin_subprocess_accepts_and_lists_messages():
         [doc] = requests.get(f"{ready['url']}/_control/messages", timeout=5).json()
         assert doc["sid"] == accepted.provider_message_id
     finally:
-        stop(proc)
+        proc.stop(timeout=10)

@@ -2,43 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-
 import pytest
 
-from relay import attempts, canary, deadletters, outbox
-from relay.db import connection, transaction
 from relay.settings import reset_settings_cache
 from relay.standins.webhook import serve
-
-
-def _insert_dead_canaries(n: int, **dead) -> list[tuple[uuid.UUID, int]]:
-    """n canaries that 'gave up': canary pending, outbox row done, dead letter open."""
-    ids = [uuid.uuid4() for _ in range(n)]
-    out = []
-    with transaction() as tx:
-        with tx.conn.cursor() as cur:
-            cur.executemany("INSERT INTO canaries (id, queue) VALUES (%s, 'maintenance')",
-                            [(i,) for i in ids])
-            cur.executemany(
-                """INSERT INTO outbox (entity_id, kind, task, queue, done_at)
-                   VALUES (%s, %s, %s, 'maintenance', now())""",
-                [(i, canary.KIND, canary.TASK) for i in ids])
-        for i in ids:
-            attempts.record(tx.conn, kind=canary.KIND, entity_id=i,
-                            started_at=datetime.now(UTC), outcome="failed", status_code=500,
-                            detail=dead.get("error"))
-            out.append((i, deadletters.record(tx, kind=canary.KIND, entity_id=i, **{
-                "reason": "max_attempts", "attempts": 1, **dead})))
-    return out
+from tests.support.dlq import insert_dead_canaries
 
 
 @pytest.fixture
 def dead_canaries(db):
     """dead_canaries(n=1, reason=..., error=..., brand=..., ...) -> [(canary_id, dl_id)]."""
     def make(n: int = 1, **dead):
-        return _insert_dead_canaries(n, **dead)
+        return insert_dead_canaries(n, **dead)
     return make
 
 
@@ -59,16 +34,3 @@ def webhook(db, monkeypatch):
         yield hook
     reset_settings_cache()
 
-
-def fetch(sql: str, params=()) -> list[dict]:
-    with connection() as conn:
-        rows = conn.execute(sql, params).fetchall()
-        conn.commit()
-    return rows
-
-
-def outbox_row(entity_id):
-    with connection() as conn:
-        row = outbox.get(conn, entity_id)
-        conn.commit()
-    return row

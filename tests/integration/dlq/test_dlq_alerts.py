@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import uuid
 
 from relay import alerts, deadletters
 from relay.db import transaction
 from relay.settings import reset_settings_cache
-from tests.support import wait_until
-
-from .conftest import fetch
+from tests.support import free_port, wait_until
+from tests.support.rows import fetch
 
 
 def _die(reason: str, kind: str = "email_change") -> None:
@@ -77,10 +75,7 @@ def test_alert_keys_are_limited_separately(webhook):
 
 
 def test_an_unreachable_webhook_is_logged_not_raised(db, monkeypatch):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port()
     monkeypatch.setenv("ONCALL_WEBHOOK_URL", f"http://127.0.0.1:{port}/hook")
     reset_settings_cache()
     try:

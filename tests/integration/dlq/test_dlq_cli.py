@@ -12,8 +12,7 @@ import pytest
 from relay import canary, deadletters
 from relay.db import transaction
 from tests.support import run_cli, wait_until
-
-from .conftest import fetch
+from tests.support.rows import fetch
 
 ADDRESS = "ana.s@example.com"
 ANY_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")

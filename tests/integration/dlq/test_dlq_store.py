@@ -10,8 +10,7 @@ from relay import deadletters
 from relay.db import transaction
 from relay.deadletters import Filters
 from relay.errors import NotFound
-
-from .conftest import fetch, outbox_row
+from tests.support.rows import fetch, outbox_row
 
 
 def _record(entity_id, **kw):

@@ -8,9 +8,8 @@ import pytest
 from relay.standins.homeria import serve
 from sync_worker.client import HomeriaClient
 from sync_worker.payload import EmailChangePayload
+from tests.support.homeria import SECRET, TOKEN
 
-TOKEN = "test-token"
-SECRET = "test-secret"
 SEED = [
     {"brand": "acme", "country": "ES", "email": "ana@example.com", "customer_ref": "HC-ANA"},
     {"brand": "acme", "country": "ES", "email": "bo@example.com", "customer_ref": "HC-BO"},

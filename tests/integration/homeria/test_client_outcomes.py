@@ -9,8 +9,7 @@ from relay.standins.httpserver import Response, StandInHandler, serve_in_thread
 from sync_worker.client import HomeriaClient
 from sync_worker.errors import Outcome
 from tests.support import wait_until
-
-from .conftest import SECRET, TOKEN
+from tests.support.homeria import SECRET, TOKEN
 
 
 def test_happy_path_applies_the_change(homeria, client, make_change):

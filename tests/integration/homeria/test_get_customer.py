@@ -2,8 +2,7 @@ import pytest
 
 from sync_worker.client import HomeriaClient
 from sync_worker.errors import HomeriaAuthError, HomeriaUnavailable
-
-from .conftest import SECRET
+from tests.support.homeria import SECRET
 
 
 def test_found_case_insensitively(client):

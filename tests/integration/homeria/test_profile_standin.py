@@ -10,8 +10,7 @@ import pytest
 import requests
 
 from sync_worker.signing import sign
-
-from .conftest import SECRET, TOKEN
+from tests.support.homeria import SECRET, TOKEN
 
 PROFILES = "/v1/customer-profile-changes"
 

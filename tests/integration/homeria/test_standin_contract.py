@@ -2,38 +2,15 @@
 
 import json
 import os
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
 
 from sync_worker.signing import sign
-
-from .conftest import SECRET, TOKEN
-
-CHANGES = "/v1/customer-email-changes"
-
-
-def valid_body(**overrides):
-    doc = {"change_id": str(uuid.uuid4()), "current_email": "ana@example.com",
-           "new_email": "ana.s@example.com", "brand": "acme", "country": "ES",
-           "requested_at": "2026-11-23T10:00:00Z"}
-    doc.update(overrides)
-    return doc
-
-
-def post(homeria, doc=None, raw=None, key=None, headers=None, token=TOKEN, ts=None):
-    body = raw if raw is not None else json.dumps(doc).encode()
-    ts = int(time.time()) if ts is None else ts
-    sent = {"Content-Type": "application/json", "Authorization": f"Bearer {token}",
-            "Idempotency-Key": key if key is not None else (doc or {}).get("change_id", ""),
-            "Homeria-Timestamp": str(ts), "Homeria-Signature": sign(SECRET, ts, body)}
-    sent.update(headers or {})
-    return requests.post(homeria.url + CHANGES, data=body, headers=sent, timeout=5)
+from tests.support.homeria import SECRET, TOKEN, post, valid_body
+from tests.support.processes import start_standin
 
 
 def test_valid_raw_request_is_applied(homeria):
@@ -150,12 +127,9 @@ def test_seed_rejects_a_duplicate_customer_ref(homeria):
 
 def test_cli_starts_seeded_and_prints_shape_without_emails(tmp_path):
     env = {**os.environ, "HOMERIA_API_TOKEN": "cli-token", "HOMERIA_STANDIN_LATENCY_MS": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "relay.standins", "homeria", "--port", "0", "--seed-demo"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
-        cwd=Path(__file__).resolve().parents[3])
+    proc, banner = start_standin("homeria", "--seed-demo", env=env,
+                                 log_path=tmp_path / "homeria.log")
     try:
-        banner = json.loads(proc.stdout.readline())
         assert banner["seeded"] == {"acme": {"ES": 10, "FR": 10}, "globex": {"ES": 10, "FR": 10}}
         assert banner["faults"]["latency_ms"] == 1.0
         assert "@" not in json.dumps(banner)
@@ -165,5 +139,4 @@ def test_cli_starts_seeded_and_prints_shape_without_emails(tmp_path):
                                      "country": "FR"})
         assert found.status_code == 200
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        proc.stop(timeout=10)

@@ -1,20 +1,17 @@
 """The stand-in keeps the first *processed* result of each Idempotency-Key, as the contract
 (clarified 2026-11-30) says the real Homeria does — not just its 200s."""
 
-import json
 import os
 import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
 
 from relay.standins.faults import Faults
 from relay.standins.homeria import KEY_TTL_SECONDS, HomeriaState
-
-from .test_standin_contract import post, valid_body
+from tests.support.homeria import post, valid_body
+from tests.support.processes import ROOT, STANDINS, start_standin
 
 
 def _answer(response):
@@ -146,31 +143,18 @@ def test_drop_after_apply_rate_is_a_fault_setting_checked_for_range(homeria):
     assert homeria.faults.drop_after_apply_rate == 0.0
 
 
-def test_cli_reads_standin_drop_after_apply_rate_from_the_environment():
+def test_cli_reads_standin_drop_after_apply_rate_from_the_environment(tmp_path):
     env = {**os.environ, "STANDIN_DROP_AFTER_APPLY_RATE": "0.3",
            "HOMERIA_STANDIN_ERROR_RATE": "0.1"}
-    banner = _banner(env)
+    proc, banner = start_standin("homeria", env=env, log_path=tmp_path / "homeria.log")
+    proc.stop(timeout=10)
     assert (banner["faults"]["drop_after_apply_rate"], banner["faults"]["error_rate"]) == (
         0.3, 0.1)
     bad = subprocess.run(
-        [sys.executable, "-m", "relay.standins", "homeria", "--port", "0"],
+        [*STANDINS, "homeria", "--port", "0"],
         env={**os.environ, "STANDIN_DROP_AFTER_APPLY_RATE": "lots"}, capture_output=True,
-        text=True, timeout=30, cwd=_ROOT)
+        text=True, timeout=30, cwd=ROOT)
     assert bad.returncode != 0 and "STANDIN_DROP_AFTER_APPLY_RATE" in bad.stderr
-
-
-_ROOT = Path(__file__).resolve().parents[3]
-
-
-def _banner(env):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "relay.standins", "homeria", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True, cwd=_ROOT)
-    try:
-        return json.loads(proc.stdout.readline())
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 class _noop:

@@ -10,15 +10,9 @@ import pytest
 from notifications import bulk
 from relay.db import connection
 from relay.errors import InvalidInput, RelayError
-from tests.integration.notifications.conftest import event
 from tests.support import run_cli
-
-
-def count(table: str) -> int:
-    with connection() as conn:
-        n = conn.execute(f"SELECT count(*) AS n FROM {table}").fetchone()["n"]
-        conn.commit()
-    return n
+from tests.support.events import event
+from tests.support.rows import table_count
 
 
 def items(docs) -> list[tuple[str, dict]]:
@@ -33,12 +27,12 @@ def test_two_workers_record_every_event_once_and_report_each_batch(db, broker):
     assert sum(seen) == 50 and max(seen) <= 10
     assert result.notifications == 100 and result.by_state == {"pending": 50, "standby": 45,
                                                                 "suppressed": 5}
-    assert count("order_events") == 50 and count("outbox") == 50
-    assert count("notifications") == 100
+    assert table_count("order_events") == 50 and table_count("outbox") == 50
+    assert table_count("notifications") == 100
     # again, plus one new: nothing doubles
     again = bulk.record_bulk(items([*docs, event()]), jobs=2)
     assert (again.new_events, again.duplicates) == (1, 50)
-    assert count("order_events") == 51
+    assert table_count("order_events") == 51
 
 
 def test_one_bad_event_in_any_shard_rejects_the_input_and_names_the_first(db, broker):
@@ -48,12 +42,12 @@ def test_one_bad_event_in_any_shard_rejects_the_input_and_names_the_first(db, br
     with pytest.raises(InvalidInput) as caught:
         bulk.record_bulk(items(docs), jobs=2)
     assert caught.value.field == "line 34: customer.email"
-    assert count("order_events") == count("notifications") == count("outbox") == 0
+    assert table_count("order_events") == table_count("notifications") == table_count("outbox") == 0
     # with bad events in both shards, the earliest by position is reported
     docs[2]["locale"] = "xx"
     with pytest.raises(InvalidInput, match=r"^line 3: locale"):
         bulk.record_bulk(items(docs), jobs=2)
-    assert count("order_events") == 0
+    assert table_count("order_events") == 0
 
 
 def test_an_event_repeated_across_shards_is_recorded_once(db, broker):
@@ -61,7 +55,7 @@ def test_an_event_repeated_across_shards_is_recorded_once(db, broker):
     docs = [shared, *[event() for _ in range(8)], dict(shared)]
     result = bulk.record_bulk(items(docs), jobs=2)
     assert (result.new_events, result.duplicates) == (9, 1)
-    assert count("order_events") == 9
+    assert table_count("order_events") == 9
 
 
 def test_a_worker_failing_while_writing_is_reported_and_a_rerun_completes(db, broker,
@@ -84,12 +78,12 @@ def test_a_worker_failing_while_writing_is_reported_and_a_rerun_completes(db, br
         bulk.record_bulk(items(docs), jobs=2, batch=10)
     assert "Run the same input again" in str(caught.value)
     # each worker committed its first batch only
-    assert count("order_events") == 20
+    assert table_count("order_events") == 20
     # when it is run again with a healthy writer, only the missing events are recorded
     monkeypatch.setattr(bulk, "record_order_events", real)
     rerun = bulk.record_bulk(items(docs), jobs=2, batch=10)
     assert (rerun.new_events, rerun.duplicates) == (20, 20)
-    assert count("order_events") == 40
+    assert table_count("order_events") == 40
 
 
 def test_the_parents_connections_survive_the_workers(db, broker, monkeypatch):

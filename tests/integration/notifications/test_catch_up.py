@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from notifications import bulk, record_order_event, record_order_events
-from tests.integration.notifications.conftest import event
+from tests.support.events import event
 
 STAGES = ("order_confirmed", "packed", "shipped", "out_for_delivery", "delivered")
 EXPECTED = {"order_confirmed": "pending", "packed": "suppressed", "shipped": "suppressed",

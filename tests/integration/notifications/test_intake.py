@@ -11,15 +11,10 @@ import pytest
 from notifications import record_order_event, record_order_events
 from relay.db import connection
 from relay.errors import InvalidInput
-from tests.integration.notifications.conftest import event, rows
 from tests.support import run_cli
-
-
-def count(table: str) -> int:
-    with connection() as conn:
-        n = conn.execute(f"SELECT count(*) AS n FROM {table}").fetchone()["n"]
-        conn.commit()
-    return n
+from tests.support.events import event
+from tests.support.notifications import rows
+from tests.support.rows import table_count
 
 
 def outbox_for(ids) -> list[dict]:
@@ -50,7 +45,7 @@ def test_a_repeated_event_id_creates_nothing_and_returns_the_first_rows(db, brok
     first = record_order_event(doc)
     again = record_order_event(dict(doc, type="delivered"))
     assert [n.id for n in again] == [n.id for n in first]
-    assert count("notifications") == 2 and count("outbox") == 1
+    assert table_count("notifications") == 2 and table_count("outbox") == 1
 
 
 def test_unique_event_and_channel_is_enforced_by_postgresql(db, broker):
@@ -87,7 +82,7 @@ def test_promotions_respect_opt_in_and_expiry_and_use_their_own_queue(db, broker
     assert (sent["email"]["state"], sent["push"]["state"]) == ("pending", "standby")
     (box,) = outbox_for([sent["email"]["id"]])
     assert (box["queue"], box["task"]) == ("notify.promotions", "notifications.promotions.send")
-    assert count("outbox") == 1
+    assert table_count("outbox") == 1
 
 
 def test_a_late_event_for_an_earlier_stage_is_superseded(db, broker):
@@ -106,7 +101,7 @@ def test_invalid_input_writes_nothing(db, broker):
     assert caught.value.field == "customer.email"
     with pytest.raises(InvalidInput, match=r"event 2: country"):
         record_order_events([event(), event(), event(country="ZZ")])
-    assert count("order_events") == count("notifications") == count("outbox") == 0
+    assert table_count("order_events") == table_count("notifications") == table_count("outbox") == 0
 
 
 def test_bulk_intake_records_new_events_and_skips_known_ones(db, broker):
@@ -115,7 +110,7 @@ def test_bulk_intake_records_new_events_and_skips_known_ones(db, broker):
     assert (first.new_events, first.duplicates, len(first.notifications)) == (3, 0, 5)
     again = record_order_events([*docs, event()])
     assert (again.new_events, again.duplicates) == (1, 3)
-    assert count("order_events") == 4 and count("outbox") == 4
+    assert table_count("order_events") == 4 and table_count("outbox") == 4
 
 
 def test_cli_records_json_lines_and_rejects_a_file_with_one_bad_line(relay_env, tmp_path):
@@ -126,7 +121,7 @@ def test_cli_records_json_lines_and_rejects_a_file_with_one_bad_line(relay_env, 
     result = run_cli(["enqueue", "order-event", str(bad_file)], relay_env)
     assert result.returncode == 2, result.stderr
     assert "line 3: customer.phone" in result.stderr
-    assert count("order_events") == 0
+    assert table_count("order_events") == 0
     good_file = tmp_path / "good.jsonl"
     good_file.write_text("\n".join(json.dumps(d) for d in good) + "\n\n")
     result = run_cli(["enqueue", "order-event", str(good_file), "--json"], relay_env)
@@ -165,8 +160,8 @@ def test_concurrent_bulk_intakes_of_the_same_events_record_each_once(db, broker)
     assert errors == []
     assert sum(r.new_events for r in results) == 70
     assert sum(r.duplicates for r in results) == 50
-    assert count("order_events") == 70 and count("outbox") == 70
-    assert count("notifications") == 140
+    assert table_count("order_events") == 70 and table_count("outbox") == 70
+    assert table_count("notifications") == 140
 
 
 def test_a_batch_racing_another_intake_falls_back_and_skips_what_it_wrote(db, broker,
@@ -181,5 +176,5 @@ def test_a_batch_racing_another_intake_falls_back_and_skips_what_it_wrote(db, br
     intake = record_order_events([*raced, event(), event()])
     # then the COPY's unique violation sends it the ON CONFLICT way: two new, three known
     assert (intake.new_events, intake.duplicates) == (2, 3)
-    assert count("order_events") == 5 and count("notifications") == 10
-    assert count("outbox") == 5
+    assert table_count("order_events") == 5 and table_count("notifications") == 10
+    assert table_count("outbox") == 5

@@ -6,8 +6,8 @@ from notifications import record_order_event
 from relay import deadletters
 from relay.db import connection
 from relay.deadletters import outcomes
-
-from .conftest import drain, event
+from tests.support.events import event
+from tests.support.notifications import drain
 
 
 def _open_letter() -> tuple[int, str, str]:

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from notifications import policy, record_order_event, service
 from relay.db import connection
-from tests.integration.notifications.conftest import drain, event, rows
 from tests.support import run_cli
+from tests.support.events import event
+from tests.support.notifications import drain, rows
 
 
 def test_an_order_email_carries_the_order_number_and_tracking_link(wired):

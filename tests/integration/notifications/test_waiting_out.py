@@ -11,7 +11,8 @@ from notifications import record_order_event, service
 from relay import outbox
 from relay.db import connection
 from relay.settings import reset_settings_cache
-from tests.integration.notifications.conftest import drain, due_ids, event, rows
+from tests.support.events import event
+from tests.support.notifications import drain, due_ids, rows
 
 
 @pytest.fixture

@@ -1,4 +1,13 @@
 """The privacy tests use the sync's Homeria stand-in and the notification stand-ins."""
 
-from tests.integration.notifications.conftest import standins, wired  # noqa: F401
-from tests.integration.sync.conftest import homeria, sync_rt  # noqa: F401
+import pytest
+
+from tests.support.homeria import seeded_homeria
+from tests.support.notifications import standins, wired  # noqa: F401 - fixtures
+from tests.support.sync import sync_rt  # noqa: F401 - fixture
+
+
+@pytest.fixture
+def homeria():
+    with seeded_homeria(10) as running:
+        yield running

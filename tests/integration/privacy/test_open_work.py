@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from relay import deadletters
 from relay.privacy import retention
 from sync_worker import enqueue_email_change, service
-from tests.integration.sync.helpers import change
 from tests.support import run_cli
+from tests.support.sync import change
 
 LATER = timedelta(days=31)
 

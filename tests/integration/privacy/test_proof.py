@@ -23,15 +23,10 @@ from relay.settings import reset_settings_cache
 from relay.standins import sentry, webhook
 from sync_worker import enqueue_email_change, enqueue_profile_change, profile_service, service
 from sync_worker.reconcile import reconcile
-from tests.integration.notifications.conftest import drain, event
-from tests.integration.privacy.scan import (
-    LogCapture,
-    blob_hits,
-    database_hits,
-    redis_hits,
-    row_counts,
-)
 from tests.support import run_cli
+from tests.support.events import event
+from tests.support.notifications import drain
+from tests.support.privacy import LogCapture, blob_hits, database_hits, redis_hits, row_counts
 
 # needles: a token of every email and the last name, the phone's national number, the
 # first name

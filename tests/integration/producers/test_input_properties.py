@@ -22,7 +22,7 @@ from relay.errors import InvalidInput
 from relay.settings import reset_settings_cache
 from sync_worker import enqueue_email_change
 from sync_worker.models import Receipt
-from tests.integration.notifications.conftest import event as order_event
+from tests.support.events import event as order_event
 
 TABLES = ("email_changes", "email_change_customers", "outbox", "order_events",
           "notifications", "attempts")

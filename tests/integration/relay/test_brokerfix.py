@@ -13,7 +13,7 @@ from kombu.transport import redis as kombu_redis
 
 import relay.celery_app  # noqa: F401  (installs the workaround, as every relay process does)
 from relay import brokerfix
-from tests.servers import PrivateRedis
+from tests.support.servers import PrivateRedis
 
 
 @pytest.fixture

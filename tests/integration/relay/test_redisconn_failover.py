@@ -8,8 +8,8 @@ import redis
 from relay.redisconn import client_for
 from sync_worker.breaker import STATE_KEY, Breaker
 from sync_worker.ratelimit import BUCKET_KEY, TokenBucket
-from tests.brokers import MASTER_NAME, SentinelSet
 from tests.support import wait_until
+from tests.support.brokers import MASTER_NAME, SentinelSet
 
 
 def _works(fn) -> bool:

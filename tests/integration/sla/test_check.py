@@ -7,8 +7,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from notifications import sla
-from tests.integration.notifications.conftest import drain
-from tests.integration.sla.conftest import past_event, rows, sql
+from tests.support.notifications import drain, rows
+from tests.support.rows import fetch
+from tests.support.sla import past_event
 
 
 def queued_ids(redis_client, queue: str) -> list[str]:
@@ -31,12 +32,12 @@ def test_an_unsent_notification_is_expedited_once_then_breached_once(
     later = now + timedelta(minutes=60)
     assert sla.check(later)["breached"] == 1
     assert rows(doc["event_id"])["email"]["breached_at"] == later
-    notice, fallback = sql("SELECT * FROM notifications WHERE event_type = 'delay_notice'"
+    notice, fallback = fetch("SELECT * FROM notifications WHERE event_type = 'delay_notice'"
                            " ORDER BY rank")
     assert (notice["channel"], notice["state"], notice["order_id"]) == (
         "email", "pending", doc["order_id"])
     assert (fallback["channel"], fallback["state"]) == ("sms", "standby")
-    assert sql("SELECT queue FROM outbox WHERE entity_id = %s",
+    assert fetch("SELECT queue FROM outbox WHERE entity_id = %s",
                (notice["id"],))[0]["queue"] == "notify.expedite"
     assert f"['{notice['id']}']" in queued_ids(redis_client, "notify.expedite")
     assert captured.keys() == ["sla.breach"]
@@ -48,16 +49,16 @@ def test_an_unsent_notification_is_expedited_once_then_breached_once(
 def test_the_delay_notice_goes_over_the_first_channel_that_has_not_failed(wired, captured):
     doc = past_event("shipped", minutes_ago=130)
     # email gave up and the SMS fallback is the one stuck now
-    sql("""UPDATE notifications SET state = CASE channel WHEN 'email' THEN 'failed'
+    fetch("""UPDATE notifications SET state = CASE channel WHEN 'email' THEN 'failed'
                                                          ELSE 'pending' END
            WHERE event_id = %s""", (doc["event_id"],))
-    sql("UPDATE outbox SET done_at = now() WHERE entity_id = %s",
+    fetch("UPDATE outbox SET done_at = now() WHERE entity_id = %s",
         (rows(doc["event_id"])["email"]["id"],))
     sla.check()
-    (breach,) = sql("SELECT * FROM sla_breaches")
+    (breach,) = fetch("SELECT * FROM sla_breaches")
     assert (breach["channel"], breach["delay_channel"]) == ("sms", "sms")
     # the normal send path delivers it with the delay_notice template
-    sql("UPDATE notifications SET state = 'failed' WHERE event_id = %s", (doc["event_id"],))
+    fetch("UPDATE notifications SET state = 'failed' WHERE event_id = %s", (doc["event_id"],))
     assert "sent" in drain()
     (text,) = wired["sms"].state.messages()
     assert "delayed" in text.body and doc["order_id"] in text.body
@@ -84,10 +85,10 @@ def test_two_checkers_at_once_alert_and_notify_exactly_once(db, broker, captured
     assert errors == []
     assert sum(r["breached"] for r in results) == 4
     assert sorted(captured.keys()) == ["sla.breach"] * 4 + ["sla.escalation"]
-    notices = sql("SELECT order_id FROM notifications WHERE event_type = 'delay_notice'"
+    notices = fetch("SELECT order_id FROM notifications WHERE event_type = 'delay_notice'"
                   " AND state = 'pending'")
     assert sorted(n["order_id"] for n in notices) == sorted(d["order_id"] for d in docs)
-    (flag,) = sql("SELECT * FROM sla_escalations")
+    (flag,) = fetch("SELECT * FROM sla_escalations")
     assert flag["customer_id"] == "C-1001" and flag["breaches"] >= 3
 
 
@@ -96,14 +97,14 @@ def test_one_delay_notice_per_order(db, broker, captured):
     past_event("shipped", minutes_ago=125, order_id=first["order_id"],
                order__number=first["order_id"])
     sla.check()
-    assert len(sql("SELECT 1 FROM order_events WHERE type = 'delay_notice'")) == 1
-    skipped = sql("SELECT delay_skipped FROM sla_breaches WHERE delay_event_id IS NULL")
+    assert len(fetch("SELECT 1 FROM order_events WHERE type = 'delay_notice'")) == 1
+    skipped = fetch("SELECT delay_skipped FROM sla_breaches WHERE delay_event_id IS NULL")
     assert skipped == [{"delay_skipped": "order_already_notified"}]
 
 
 def _backlog(n: int, due_in_min: float, sent_last_10_min: int) -> None:
     """n unsent rows due in `due_in_min`, plus recent sends that set the drain rate."""
-    sql("""INSERT INTO order_events (event_id, type, order_id, customer_id, brand, country,
+    fetch("""INSERT INTO order_events (event_id, type, order_id, customer_id, brand, country,
                                      locale, occurred_at, deadline, payload)
            SELECT 'bk-' || i, 'shipped', 'SO-bk-' || i, 'C-' || i, 'acme', 'ES', 'es-ES',
                   now() - interval '2 hours' + make_interval(mins => %(due)s),
@@ -111,7 +112,7 @@ def _backlog(n: int, due_in_min: float, sent_last_10_min: int) -> None:
                   '{}'::jsonb
            FROM generate_series(1, %(n)s + %(sent)s) i""",
         {"n": n, "sent": sent_last_10_min, "due": due_in_min})
-    sql("""INSERT INTO notifications (id, event_id, channel, rank, event_type, order_id,
+    fetch("""INSERT INTO notifications (id, event_id, channel, rank, event_type, order_id,
                                       customer_id, brand, country, queue, state, occurred_at,
                                       deadline, sent_at)
            SELECT gen_random_uuid(), e.event_id, 'email', 0, 'shipped', e.order_id,

@@ -11,8 +11,8 @@ from notifications import sla
 from relay import alerts
 from relay.settings import reset_settings_cache
 from relay.standins import webhook
-from tests.integration.sla.conftest import past_event
 from tests.support import run_cli, wait_until
+from tests.support.sla import past_event
 
 
 def test_a_silent_check_makes_status_stale_and_alerts_once(relay_env, captured):

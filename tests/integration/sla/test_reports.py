@@ -8,9 +8,10 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from notifications import record_order_event, reports, sla
-from tests.integration.notifications.conftest import event
-from tests.integration.sla.conftest import rows, sql
 from tests.support import run_cli
+from tests.support.events import event
+from tests.support.notifications import rows
+from tests.support.rows import fetch
 
 M = timedelta(minutes=1)
 
@@ -22,14 +23,14 @@ def at(kind: str, when: datetime, **changes) -> dict:
 
 
 def sent(doc: dict, channel: str, when: datetime, failed: str | None = None) -> None:
-    sql("""UPDATE notifications SET state = CASE channel WHEN %(c)s THEN 'sent'
+    fetch("""UPDATE notifications SET state = CASE channel WHEN %(c)s THEN 'sent'
                                                  WHEN %(f)s THEN 'failed' ELSE 'skipped' END,
                   sent_at = CASE channel WHEN %(c)s THEN %(t)s::timestamptz END
            WHERE event_id = %(e)s""", {"c": channel, "f": failed, "t": when, "e": doc["event_id"]})
 
 
 def attempt(doc: dict, channel: str, outcome: str) -> None:
-    sql("""INSERT INTO attempts (kind, entity_id, started_at, outcome)
+    fetch("""INSERT INTO attempts (kind, entity_id, started_at, outcome)
            VALUES ('notification', %s, now(), %s)""",
         (rows(doc["event_id"])[channel]["id"], outcome))
 
@@ -51,7 +52,7 @@ def build(base: datetime) -> dict:
     attempt(e, "sms", "sent")
     at("shipped", base, customer__channels=["push"], customer__push_token=None)
     at("promotion", base)
-    sql("""INSERT INTO dead_letters (kind, entity_id, reason, created_at)
+    fetch("""INSERT INTO dead_letters (kind, entity_id, reason, created_at)
            VALUES ('notification', gen_random_uuid(), 'all_channels_failed', %s)""",
         (base + 130 * M,))
     return {"a": a, "b": b, "c": c, "e": e}

@@ -14,9 +14,10 @@ import pytest
 from notifications import sla
 from relay.settings import reset_settings_cache
 from relay.standins import webhook
-from tests.integration.notifications.conftest import drain
-from tests.integration.sla.conftest import past_event, rows, sql
 from tests.support import ROOT, wait_until
+from tests.support.notifications import drain, rows
+from tests.support.rows import fetch
+from tests.support.sla import past_event
 
 
 def test_dead_lettered_and_retrying_updates_get_the_breach_alert_and_delay_notice(
@@ -38,11 +39,11 @@ def test_dead_lettered_and_retrying_updates_get_the_breach_alert_and_delay_notic
     assert sla.check(later)["breached"] == 2
     # then: both breached, alerted and given a delay notice
     assert captured.keys() == ["dead_letters.notification", "sla.breach", "sla.breach"]
-    breaches = {b["event_id"]: b for b in sql("SELECT * FROM sla_breaches")}
+    breaches = {b["event_id"]: b for b in fetch("SELECT * FROM sla_breaches")}
     assert set(breaches) == {dead["event_id"], waiting["event_id"]}
     assert breaches[dead["event_id"]]["delay_channel"] == "email"
     assert breaches[waiting["event_id"]]["delay_channel"] == "email"
-    notices = sql("SELECT order_id FROM order_events WHERE type = 'delay_notice'")
+    notices = fetch("SELECT order_id FROM order_events WHERE type = 'delay_notice'")
     assert {n["order_id"] for n in notices} == {dead["order_id"], waiting["order_id"]}
     assert all(b["alerted_at"] is not None for b in breaches.values())
     assert sla.check(later + timedelta(minutes=5))["breached"] == 0   # once
@@ -85,7 +86,7 @@ def test_a_breach_alert_lost_to_a_kill_is_posted_by_a_later_check(relay_env, hoo
     killed = subprocess.run([sys.executable, "-c", _KILLED_CHECK, now.isoformat()], env=env,
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert killed.returncode == -9, killed.stderr
-    (breach,) = sql("SELECT * FROM sla_breaches")
+    (breach,) = fetch("SELECT * FROM sla_breaches")
     assert breach["event_id"] == doc["event_id"] and breach["alerted_at"] is None
     assert hook.state.posts() == []
     # a check soon after leaves it to the (possibly still posting) first try
@@ -95,7 +96,7 @@ def test_a_breach_alert_lost_to_a_kill_is_posted_by_a_later_check(relay_env, hoo
     (post,) = hook.state.wait_for(1)
     assert "SLA breached" in post["text"] and doc["order_id"] in post["text"]
     assert doc["event_id"] in json.dumps(post)
-    assert sql("SELECT alerted_at FROM sla_breaches")[0]["alerted_at"] is not None
+    assert fetch("SELECT alerted_at FROM sla_breaches")[0]["alerted_at"] is not None
     assert sla.check(now + timedelta(minutes=5))["alerts_reposted"] == 0
     assert len(hook.state.posts()) == 1
 
@@ -105,9 +106,9 @@ def test_a_webhook_down_at_breach_time_gets_the_alert_once_it_is_back(db, broker
     hook.faults.update(error_rate=1.0, error_status=503)
     now = datetime.now(UTC)
     assert sla.check(now)["breached"] == 1
-    assert sql("SELECT alerted_at FROM sla_breaches")[0]["alerted_at"] is None
+    assert fetch("SELECT alerted_at FROM sla_breaches")[0]["alerted_at"] is None
     hook.faults.reset()
-    wait_until(lambda: sql("SELECT clock_timestamp() > max(window_ends_at) AS closed"
+    wait_until(lambda: fetch("SELECT clock_timestamp() > max(window_ends_at) AS closed"
                            " FROM alert_windows")[0]["closed"], timeout=5, message="window")
     assert sla.check(now + timedelta(seconds=90))["alerts_reposted"] == 1
     (post,) = hook.state.wait_for(1)

@@ -4,7 +4,6 @@ in Redis, and durable when Redis is down."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import uuid
 
@@ -13,13 +12,9 @@ import pytest
 from relay.db import connection
 from relay.errors import InvalidInput
 from sync_worker import enqueue_email_change
-from tests.integration.sync.helpers import (
-    changes,
-    emails_in_redis,
-    redis_values,
-    table_count,
-)
-from tests.support import run_cli
+from tests.support import free_port, run_cli
+from tests.support.rows import table_count
+from tests.support.sync import changes, emails_in_redis, redis_values
 
 GOOD = {"customer_id": "C-1", "current_email": "c1@example.com",
         "new_email": "c1.new@example.com", "brand": "acme", "country": "ES"}
@@ -80,16 +75,8 @@ def test_repeated_request_id_returns_the_first_receipt_even_in_a_race(db, broker
     assert len(changes()) == 1 and table_count("outbox") == 1
 
 
-def _closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_cli_succeeds_with_redis_down_and_the_row_is_committed(relay_env):
-    dead = dict(relay_env, REDIS_URL=f"redis://127.0.0.1:{_closed_port()}/0")
+    dead = dict(relay_env, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     result = run_cli(["enqueue", "email-change", "--customer-id", "C-7",
                       "--current-email", "c7@example.com", "--new-email", "c7.n@example.com",
                       "--brand", "acme", "--country", "es", "--json"], dead)

@@ -12,7 +12,7 @@ from relay import deadletters
 from relay.db import connection
 from relay.errors import InvalidInput
 from sync_worker import enqueue_email_change, enqueue_profile_change, profile_service, service
-from tests.integration.sync.helpers import table_count
+from tests.support.rows import table_count
 
 ADDRESS = {"line1": "Calle Mayor 1", "line2": None, "city": "Madrid",
            "postal_code": "28013", "country": "ES"}

@@ -68,7 +68,7 @@ def test_every_synced_field_is_measured_and_drift_is_repaired(sync_rt, homeria):
 
 
 def test_reconcile_all_via_the_cli_reports_and_exits_1_on_drift(sync_rt, homeria, relay_env):
-    from tests.integration.sync.helpers import homeria_env
+    from tests.support.homeria import homeria_env
 
     for n in (1, 2):
         _sync_customer(n)

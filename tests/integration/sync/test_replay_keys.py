@@ -12,8 +12,8 @@ from relay.db import connection
 from sync_worker import enqueue_email_change, service, store
 from sync_worker.breaker import Permit
 from sync_worker.payload import delivery_key
-from tests.integration.sync.helpers import attempts_of, change, dead_letters, posts
 from tests.support import run_cli, wait_until
+from tests.support.sync import attempts_of, change, dead_letters, posts
 
 
 def _enqueue(current, new, n=1):

@@ -10,14 +10,8 @@ from relay import deadletters
 from relay.db import connection
 from sync_worker import enqueue_email_change, service
 from sync_worker.breaker import Permit
-from tests.integration.sync.helpers import (
-    attempts_of,
-    change,
-    changes,
-    dead_letters,
-    posts,
-)
 from tests.support import wait_until
+from tests.support.sync import attempts_of, change, changes, dead_letters, posts
 
 
 def _enqueue(current, new, n=1):

@@ -2,44 +2,11 @@
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
 from notifications.models import EventType, parse_event
 from relay.errors import InvalidInput
-
-SHIPPED = {
-    "event_id": "oms-1", "type": "shipped", "order_id": "SO-1",
-    "occurred_at": "2026-11-23T09:12:00Z", "brand": "acme", "country": "es", "locale": "es-ES",
-    "customer": {"customer_id": "C-1", "email": "ana@example.com", "phone": "+34600000000",
-                 "push_token": None, "channels": ["email", "sms", "email"],
-                 "marketing_opt_in": False},
-    "order": {"number": "SO-1", "items": [{"sku": "X1", "name": "Lamp", "qty": 1}],
-              "carrier": "UPS", "tracking_number": "1Z9", "tracking_url": "https://t.example/1Z9",
-              "eta": "2026-11-25"},
-}
-PROMO = {
-    "event_id": "promo-1", "type": "promotion", "occurred_at": "2026-11-23T09:12:00+01:00",
-    "brand": "globex", "country": "PT", "locale": "pt-PT",
-    "customer": {"customer_id": "C-2", "email": "bo@example.com", "channels": ["email"],
-                 "marketing_opt_in": True},
-    "campaign": {"id": "bf", "name": "Black Friday", "subject": "40% off",
-                 "url": "https://shop.example/bf"},
-}
-
-
-def with_change(doc: dict, path: str, value) -> dict:
-    doc = copy.deepcopy(doc)
-    *parents, leaf = path.split(".")
-    target = doc
-    for key in parents:
-        target = target[key]
-    if value is ...:
-        del target[leaf]
-    else:
-        target[leaf] = value
-    return doc
+from tests.support.events import PROMO, SHIPPED, with_change
 
 
 def test_a_valid_order_event_is_normalised():

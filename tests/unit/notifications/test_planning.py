@@ -8,7 +8,7 @@ from notifications import planning, policy
 from notifications.models import parse_event
 from notifications.planning import PlannedRow
 from notifications.policy import RetryPolicy
-from tests.unit.notifications.test_models import PROMO, SHIPPED, with_change
+from tests.support.events import PROMO, SHIPPED, with_change
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=3, budget_s=600, base_s=5, max_s=300)

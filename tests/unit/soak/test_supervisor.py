@@ -11,7 +11,7 @@ from tests.support import ROOT, wait_until
 
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from soaklib.services import Managed, Supervisor
+from soaklib.supervisor import Managed, Supervisor
 
 
 def test_an_exit_the_soak_did_not_cause_is_recorded_and_the_process_restarted(tmp_path):

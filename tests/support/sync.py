@@ -1,4 +1,5 @@
-"""Shared by the sync integration and e2e tests: the stand-in, env, and DB readers."""
+"""Sync tests' equipment: the sync runtime pointed at the Homeria stand-in, the rows a
+change leaves, and what Redis holds (the privacy proof reads it all)."""
 
 from __future__ import annotations
 
@@ -6,38 +7,38 @@ import base64
 import json
 import re
 
-from relay.db import connection
+import pytest
 
-TOKEN = "sync-test-token"
-SECRET = "sync-test-secret"
+from relay.settings import reset_settings_cache
+from sync_worker.policy import reset_policy_cache
+from sync_worker.runtime import reset_runtime, runtime
+from tests.support.homeria import homeria_env
+from tests.support.rows import fetch
+
 # Every email the tests use is @example.com (worker node names like w0-1@test.celery.pidbox
 # look like addresses too, and are not PII).
 EMAIL_RE = re.compile(rb"[A-Za-z0-9._%+\-]+@example\.com", re.IGNORECASE)
 
 
-def customer(n: int, brand: str = "acme", country: str = "ES") -> dict:
-    return {"brand": brand, "country": country, "email": f"c{n}@example.com",
-            "customer_ref": f"HC-{brand}-{country}-{n}"}
-
-
-def homeria_env(url: str, **extra: str) -> dict[str, str]:
-    env = {"HOMERIA_BASE_URL": url, "HOMERIA_API_TOKEN": TOKEN,
-           "HOMERIA_SIGNING_SECRET": SECRET, "HOMERIA_MAX_RPS": "0",
-           "HOMERIA_RETRY_BASE_SECONDS": "0.05", "HOMERIA_RETRY_MAX_SECONDS": "0.4",
-           "HOMERIA_BREAKER_COOLDOWN_SECONDS": "1", "HOMERIA_BREAKER_THRESHOLD": "5"}
-    env.update(extra)
-    return env
+@pytest.fixture
+def sync_rt(homeria, db, broker, monkeypatch):
+    """The sync runtime of this process, pointed at the stand-in (fast retries)."""
+    for name, value in homeria_env(homeria.url).items():
+        monkeypatch.setenv(name, value)
+    reset_settings_cache()
+    reset_policy_cache()
+    reset_runtime()
+    yield runtime()
+    reset_runtime()
+    monkeypatch.undo()
+    reset_settings_cache()
+    reset_policy_cache()
 
 
 def changes(ids=None) -> list[dict]:
-    with connection() as conn:
-        if ids is None:
-            rows = conn.execute("SELECT * FROM email_changes ORDER BY seq").fetchall()
-        else:
-            rows = conn.execute("SELECT * FROM email_changes WHERE id = ANY(%s) ORDER BY seq",
-                                (list(ids),)).fetchall()
-        conn.commit()
-    return rows
+    if ids is None:
+        return fetch("SELECT * FROM email_changes ORDER BY seq")
+    return fetch("SELECT * FROM email_changes WHERE id = ANY(%s) ORDER BY seq", (list(ids),))
 
 
 def change(change_id) -> dict:
@@ -50,25 +51,11 @@ def final(ids) -> bool:
 
 
 def dead_letters() -> list[dict]:
-    with connection() as conn:
-        rows = conn.execute("SELECT * FROM dead_letters ORDER BY id").fetchall()
-        conn.commit()
-    return rows
+    return fetch("SELECT * FROM dead_letters ORDER BY id")
 
 
 def attempts_of(change_id) -> list[dict]:
-    with connection() as conn:
-        rows = conn.execute("SELECT * FROM attempts WHERE entity_id = %s ORDER BY id",
-                            (change_id,)).fetchall()
-        conn.commit()
-    return rows
-
-
-def table_count(table: str) -> int:
-    with connection() as conn:
-        n = conn.execute(f"SELECT count(*) AS n FROM {table}").fetchone()["n"]
-        conn.commit()
-    return int(n)
+    return fetch("SELECT * FROM attempts WHERE entity_id = %s ORDER BY id", (change_id,))
 
 
 def posts(homeria) -> list:

@@ -8,7 +8,7 @@ import logging
 
 from relay.db import connection
 from relay.logs import JsonFormatter
-from tests.integration.sync.helpers import redis_values
+from tests.support.sync import redis_values
 
 TEXT_TYPES = ("text", "character varying", "json", "jsonb", "ARRAY", "USER-DEFINED")
 

@@ -9,22 +9,16 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import redis
 
-from tests.support import wait_until
+from tests.support.polling import wait_until
+from tests.support.processes import free_port, spawn, stop_group
 
 MASTER_NAME = "relaymaster"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _apt_install(package: str) -> None:
@@ -38,23 +32,9 @@ def _apt_install(package: str) -> None:
                    capture_output=True)
 
 
-def _start(cmd: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
+def _start(cmd: list[str], log: Path, env: dict | None = None):
     # cwd: a replica's full sync makes the master write dump.rdb into its directory
-    return subprocess.Popen(cmd, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
-                            start_new_session=True, env=env, cwd=log.parent)
-
-
-def _stop(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+    return spawn(cmd, log, env, cwd=log.parent)
 
 
 class SentinelSet:
@@ -119,11 +99,11 @@ class SentinelSet:
             return False
 
     def kill_master(self) -> None:
-        _stop(self.procs["master"], signal.SIGKILL)
+        stop_group(self.procs["master"], signal.SIGKILL, timeout=30)
 
     def stop(self) -> None:
         for proc in self.procs.values():
-            _stop(proc)
+            stop_group(proc, signal.SIGKILL, timeout=30)
 
 
 class PrivateRabbit:
@@ -183,4 +163,4 @@ class PrivateRabbit:
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is not None:
-            _stop(self.proc, sig)
+            stop_group(self.proc, sig, timeout=30)

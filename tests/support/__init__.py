@@ -1,0 +1,24 @@
+"""Test and benchmark support: the one home of helpers shared by tests/ and scripts/.
+
+Test modules and conftest files import helpers from here, never from a conftest file or
+another test module (tests/unit/test_test_layout.py checks it). Conftest files only
+define (or re-export) fixtures. The benchmarks and the soak (scripts/) use the same
+throwaway databases, processes and percentiles.
+
+- polling: wait_until (a poll with a deadline);
+- processes: free ports, spawning and stopping process groups, workers, beat, the API,
+  stand-ins, the CLI;
+- databases: throwaway databases, truncation, Redis flushing;
+- servers, brokers: private PostgreSQL/Redis clusters, Sentinel sets, RabbitMQ;
+- stats, cpu, bench: percentiles, CPU time from /proc, a benchmark's argparse and tables;
+- sync, notifications, sla, dlq, homeria, api, console, privacy, tcpproxy: per-domain
+  fixtures, documents and readers.
+
+Nothing here ships in the runtime wheel (pyproject: packages relay*, sync_worker*,
+notifications* only).
+"""
+
+from tests.support.polling import wait_until
+from tests.support.processes import ROOT, BeatProcess, WorkerProcess, free_port, run_cli
+
+__all__ = ["ROOT", "BeatProcess", "WorkerProcess", "free_port", "run_cli", "wait_until"]
