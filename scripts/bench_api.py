@@ -39,45 +39,22 @@ sys.path.insert(0, str(ROOT))
 
 from bench_sync import (  # noqa: E402 - after the path set-up
     Bench,
-    Proc,
-    create_database,
-    drop_database,
     emails_for,
     final_count,
-    free_port,
-    percentile,
-    print_table,
     wait_for,
 )
 
+from tests.support.bench import argparser, print_table  # noqa: E402
+from tests.support.cpu import group_cpu as group_cpu_s  # noqa: E402
+from tests.support.databases import create_database, drop_database  # noqa: E402
+from tests.support.processes import Process, free_port  # noqa: E402
+from tests.support.processes import start_api as start_serve  # noqa: E402
+from tests.support.stats import percentile  # noqa: E402
 
-def start_api(b: Bench, workers: int) -> tuple[Proc, str]:
-    port = free_port()
+
+def start_api(b: Bench, workers: int) -> tuple[Process, str]:
     env = dict(b.env, API_RATE_LIMIT_RPS="0", API_WORKERS=str(workers))
-    proc = Proc([sys.executable, "-c", "from relay.cli import main; main()", "serve",
-                 "--port", str(port)], env, b.workdir / "api.log")
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url + "/readyz", timeout=1).ok:
-                return proc, url
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise SystemExit(f"relay serve did not start; see {b.workdir / 'api.log'}")
-
-
-def group_cpu_s(pgid: int) -> float:
-    """CPU seconds (user + system) of every live process in process group `pgid`."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return start_serve(free_port(), env, b.workdir / "api.log", ready_path="/readyz")
 
 
 def steady(b: Bench, mode: str, rate: float, duration: float, api: str, key: str,
@@ -185,8 +162,7 @@ def bulk(mode: str, n: int, api: str, key: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/bench api", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparser("api", __doc__)
     parser.add_argument("--rate", type=float, default=200, help="email changes a second")
     parser.add_argument("--duration", type=float, default=10, help="seconds per steady run")
     parser.add_argument("--rounds", type=int, default=1, help="HTTP/Python pairs, alternated")
@@ -198,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--task-events", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    server, url = create_database()
+    server = os.environ["DATABASE_URL"]
+    url = create_database(server, "relay_bench")
     os.environ["DATABASE_URL"] = url
     os.environ.update(HOMERIA_MAX_RPS="0", LOG_LEVEL="WARNING")
     from relay.logs import configure_logging
@@ -227,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):
             for mode in ("http", "python"):
                 rows.append(steady(bench, mode, args.rate, args.duration, api, key,
-                                   api_proc.p.pid))
+                                   api_proc.pid))
                 print(f"[bench] {rows[-1]}", file=sys.stderr)
         bulk_rows = []
         for _ in range(args.bulk_rounds):   # alternated: the host is shared, load drifts

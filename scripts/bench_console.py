@@ -187,7 +187,7 @@ def measure(http: requests.Session, url: str, runs: int) -> list[dict]:
 
 
 def main() -> int:
-    parser = bench.parser("console", __doc__)
+    parser = bench.argparser("console", __doc__)
     parser.add_argument("--notifications", type=int, default=1_000_000)
     parser.add_argument("--changes", type=int, default=100_000)
     parser.add_argument("--dead", type=int, default=10_000)

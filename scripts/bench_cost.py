@@ -29,7 +29,7 @@ import bench_sync  # noqa: E402
 from tests.support import bench  # noqa: E402
 from tests.support.cpu import parent_pid, postgres_cpu, proc_cpu  # noqa: E402
 from tests.support.polling import wait_until  # noqa: E402
-from tests.support.processes import Process, wait_workers_answer, worker_argv  # noqa: E402
+from tests.support.processes import Process, stop_all, wait_workers_answer, worker_argv  # noqa: E402
 from tests.support.rows import fetch  # noqa: E402
 
 
@@ -150,7 +150,7 @@ class Cost:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = bench.parser("cost", __doc__)
+    parser = bench.argparser("cost", __doc__)
     parser.add_argument("--changes", type=int, default=1000)
     parser.add_argument("--orders", type=int, default=500, help="order events (2 sends each)")
     parser.add_argument("--promotions", type=int, default=1000)
@@ -162,8 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         cost.notifications("shipped", args.orders, "notify.transactional,notify.expedite")
         cost.notifications("promotion", args.promotions, "notify.promotions")
     finally:
-        for worker in cost.workers:
-            worker.stop()
+        stop_all(cost.workers)
         if getattr(cost, "sync", None) and cost.sync.standin:
             cost.sync.standin.stop()
         cost.notify.teardown()

@@ -26,16 +26,30 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tests.support.bench import argparser  # noqa: E402
+from tests.support.databases import (  # noqa: E402
+    create_database,
+    drop_database,
+    flush_redis,
+    require_env,
+)
+from tests.support.processes import (  # noqa: E402
+    Process,
+    start_standin,
+    stop_all,
+    wait_workers_answer,
+    worker_argv,
+)
+from tests.support.stats import percentile as _pct  # noqa: E402
 
 QUEUES = ("notify.transactional", "notify.expedite", "notify.promotions")
 
@@ -77,40 +91,23 @@ def _paced(fn, docs: list[dict], rate: float, threads: int = 4) -> float:
     return len(docs) / (time.perf_counter() - start)
 
 
-def _pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.run = uuid.uuid4().hex[:6]
         self.rows: list[tuple[str, str]] = []
-        self.workers: list[subprocess.Popen] = []
-        self.standins: list[subprocess.Popen] = []
+        self.workers: list[Process] = []
+        self.standins: list[Process] = []
 
     # -- set-up ------------------------------------------------------------------------
     def setup(self) -> None:
-        import psycopg
-
-        server = os.environ.get("DATABASE_URL")
-        if not server or not os.environ.get("REDIS_URL"):
-            sys.exit("bench_notify: DATABASE_URL and REDIS_URL must be set (scripts/bench notify)")
-        self.server = server
-        self.dbname = f"relay_bench_{self.run}"
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.dbname}"')
-        os.environ["DATABASE_URL"] = urlunsplit(urlsplit(server)._replace(path=f"/{self.dbname}"))
+        self.server = require_env("DATABASE_URL", "REDIS_URL")
+        os.environ["DATABASE_URL"] = create_database(self.server, "relay_bench")
         os.environ.update({"PROMO_QUIET_HOURS": "off", "LOG_LEVEL": "WARNING",
                            "HOMERIA_MAX_RPS": "0"})
-        from relay.migrate import migrate
         from relay.settings import reset_settings_cache
 
         reset_settings_cache()
-        migrate(os.environ["DATABASE_URL"])
         self._flush_queues()
         smtp, sms, push = (self._standin(name) for name in ("smtp", "sms", "push"))
         self.smtp_http = smtp["http"]
@@ -122,28 +119,16 @@ class Bench:
         """A stand-in in its own process, as scripts/run starts it: in this process its
         work would share one interpreter lock with the producer's threads, and the time an
         SMTP reply spent waiting for that lock would count against relay's latency."""
-        import json
-
         log = ROOT / ".relay" / f"bench-standin-{name}.log"
         log.parent.mkdir(exist_ok=True)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "relay.standins", name, "--port", "0",
-             "--latency-ms", str(self.args.latency_ms),
-             *(["--http-port", "0"] if name == "smtp" else [])],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=open(log, "wb"), text=True,
-            start_new_session=True)
+        proc, ready = start_standin(name, "--latency-ms", str(self.args.latency_ms),
+                                    *(["--http-port", "0"] if name == "smtp" else []),
+                                    log_path=log)
         self.standins.append(proc)
-        line = proc.stdout.readline() if proc.stdout else ""
-        if not line:
-            sys.exit(f"bench_notify: the {name} stand-in did not start (see {log})")
-        return json.loads(line)
+        return ready
 
     def _flush_queues(self) -> None:
-        import redis
-
-        client = redis.Redis.from_url(os.environ["REDIS_URL"])
-        client.delete(*QUEUES)
-        client.close()
+        flush_redis(os.environ["REDIS_URL"], *QUEUES)
 
     def start_workers(self) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -157,52 +142,26 @@ class Bench:
                   self.args.promo_concurrency, self.args.promo_nice)
                  for i in range(self.args.promo_processes)]
         for name, queues, threads, nice in (*tx, *promo):
-            log = open(logs / f"bench-worker-{name}.log", "wb")
             nodes.append(f"bench-{name}-{self.run}@bench")
-            self.workers.append(subprocess.Popen(
-                ["nice", "-n", str(nice), sys.executable, "-m", "celery", "-A", "relay", "worker",
-                 "-Q", queues, "-P", "threads", "-c", str(threads), "-n", nodes[-1],
-                 "--without-mingle", "--without-gossip",
-                 "-l", "WARNING"], cwd=ROOT, env=dict(env, DB_POOL_MAX=str(threads)),
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            self.workers.append(Process(
+                worker_argv(queues, concurrency=threads, name=nodes[-1], loglevel="WARNING",
+                            nice=nice),
+                dict(env, DB_POOL_MAX=str(threads)), logs / f"bench-worker-{name}.log"))
         self._wait_for_workers(nodes)
 
     def _wait_for_workers(self, nodes: list[str], timeout: float = 60) -> None:
         """Every worker answers a ping, i.e. consumes its queues, before anything is timed."""
-        from relay import app
-
-        deadline = time.monotonic() + timeout
-        while True:
-            answered = {node for reply in app.control.ping(destination=nodes, timeout=1.0)
-                        for node in reply}
-            if answered >= set(nodes):
-                return
-            if time.monotonic() > deadline or any(p.poll() is not None for p in self.workers):
-                sys.exit(f"bench_notify: workers did not start: {sorted(set(nodes) - answered)}"
-                         f" (logs in {ROOT / '.relay'})")
+        wait_workers_answer(nodes, self.workers, timeout)
 
     def teardown(self) -> None:
-        import signal
-
-        import psycopg
-
         # workers first (a warm shutdown may still call a stand-in), then the stand-ins;
         # each runs in its own session, so its whole process group goes
-        for procs in (self.workers, self.standins):
-            for proc in procs:
-                if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGTERM)
-            for proc in procs:
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-        from relay.db import close_pool
-
-        close_pool()
-        self._flush_queues()
-        with psycopg.connect(self.server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
+        stop_all(self.workers)
+        stop_all(self.standins)
+        if getattr(self, "server", None):
+            drop_database(self.server, os.environ["DATABASE_URL"])
+            self._flush_queues()
+            os.environ["DATABASE_URL"] = self.server
 
     # -- phases ------------------------------------------------------------------------
     def intake(self) -> None:
@@ -376,8 +335,7 @@ class Bench:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/bench notify", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparser("notify", __doc__)
     parser.add_argument("--intake", type=int, default=20_000, help="events for bulk intake")
     parser.add_argument("--batch", type=int, default=5_000, help="events per bulk call")
     parser.add_argument("--jobs", type=int, default=0,

@@ -83,7 +83,7 @@ def timed(fn, *args):
 
 
 def main() -> int:
-    parser = bench.parser("sla", __doc__)
+    parser = bench.argparser("sla", __doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--pending", type=int, default=1000)
     args = parser.parse_args()

@@ -17,12 +17,8 @@ its own database. Exits 0 when it ran; prints whether the targets were met.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -30,12 +26,23 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import mean
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tests.support.bench import argparser, print_table  # noqa: E402
+from tests.support.databases import create_database, drop_database  # noqa: E402
+from tests.support.polling import wait_until  # noqa: E402
+from tests.support.processes import (  # noqa: E402
+    STANDINS,
+    Process,
+    free_port,
+    wait_http,
+    worker_argv,
+)
+from tests.support.stats import percentile  # noqa: E402
 
 TOKEN = "bench-token"
 SECRET = "bench-secret"
@@ -71,34 +78,6 @@ baseline, baseline_post = _make_baseline()
 
 
 # -- plumbing ---------------------------------------------------------------------------
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Proc:
-    def __init__(self, cmd: list[str], env: dict, log: Path) -> None:
-        self.log = log
-        self._fh = open(log, "wb")
-        self.p = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=self._fh,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
-
-    def stop(self) -> None:
-        if self.p.poll() is None:
-            try:
-                os.killpg(self.p.pid, signal.SIGTERM)
-                self.p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.p.pid, signal.SIGKILL)
-                self.p.wait()
-            except ProcessLookupError:
-                pass
-        self._fh.close()
-
-
 class Bench:
     def __init__(self, args, workdir: Path) -> None:
         self.args = args
@@ -109,22 +88,16 @@ class Bench:
                         HOMERIA_SIGNING_SECRET=SECRET, HOMERIA_MAX_RPS="0",
                         LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1",
                         PYTHONPATH=f"{ROOT / 'scripts'}:{ROOT}")
-        self.standin: Proc | None = None
+        self.standin: Process | None = None
         self.http = requests.Session()
 
     # stand-in
     def start_standin(self) -> None:
-        cmd = [sys.executable, "-m", "relay.standins", "homeria", "--port", str(self.port),
+        cmd = [*STANDINS, "homeria", "--port", str(self.port),
                "--token", TOKEN, "--secret", SECRET, "--latency-ms", str(self.args.latency_ms)]
-        self.standin = Proc(cmd, self.env, self.workdir / "standin.log")
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                if self.http.get(self.url + "/_control/health", timeout=1).ok:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise SystemExit("the Homeria stand-in did not start")
+        self.standin = Process(cmd, self.env, self.workdir / "standin.log")
+        wait_http(self.url + "/_control/health", self.standin, timeout=15,
+                  what="the Homeria stand-in")
 
     def reset_standin(self, emails: list[str]) -> None:
         self.http.delete(self.url + "/_control/customers", timeout=10)
@@ -146,20 +119,19 @@ class Bench:
         env = dict(self.env, DB_POOL_MAX=str(max(concurrency, 2)))
         procs = []
         for i in range(processes):
-            cmd = [sys.executable, "-m", "celery", "-A", app, "worker", "-Q", queue, "-P",
-                   pool, "-c", str(concurrency), "-n",
-                   f"bench-{kind}-{i}-{uuid.uuid4().hex[:6]}@%h",
-                   "--without-mingle", "--without-gossip", "-l", "WARNING"]
-            if kind == "relay" and self.args.task_events:
-                cmd.append("-E")   # as when Flower is watching (it switches events on)
-            procs.append(Proc(cmd, env, self.workdir / f"worker-{kind}-{pool}-{i}.log"))
+            # -E: as when Flower is watching (it switches task events on)
+            cmd = worker_argv(queue, pool=pool, concurrency=concurrency, app=app,
+                              name=f"bench-{kind}-{i}-{uuid.uuid4().hex[:6]}@%h",
+                              loglevel="WARNING",
+                              extra=("-E",) if kind == "relay" and self.args.task_events else ())
+            procs.append(Process(cmd, env, self.workdir / f"worker-{kind}-{pool}-{i}.log"))
         return Workers(procs)
 
 
 class Workers:
     """One or more worker processes consuming the same queue, stopped together."""
 
-    def __init__(self, procs: list[Proc]) -> None:
+    def __init__(self, procs: list[Process]) -> None:
         self.procs = procs
 
     def stop(self) -> None:
@@ -180,20 +152,8 @@ def parse_pool(label: str) -> tuple[str, int, int]:
     return pool, int(concurrency), processes
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[k]
-
-
 def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.2)
+    wait_until(predicate, timeout, 0.2, what)
 
 
 def redis_idle(queue: str) -> bool:
@@ -315,45 +275,8 @@ def latency_relay(b: Bench, rate: float, duration: float, pool: str, concurrency
 
 
 # -- main -------------------------------------------------------------------------------
-def create_database() -> tuple[str, str]:
-    import psycopg
-
-    server = os.environ["DATABASE_URL"]
-    name = f"relay_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
-    from relay.migrate import migrate
-
-    migrate(url)
-    return server, url
-
-
-def drop_database(server: str, url: str) -> None:
-    import psycopg
-
-    from relay.db import close_pool
-
-    close_pool()
-    name = urlsplit(url).path.lstrip("/")
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def print_table(rows: list[dict]) -> None:
-    cols: list[str] = []
-    for row in rows:
-        cols += [c for c in row if c not in cols]
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols}
-    print("  ".join(c.ljust(widths[c]) for c in cols))
-    print("  ".join("-" * widths[c] for c in cols))
-    for r in rows:
-        print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in cols))
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/bench sync", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparser("sync", __doc__)
     parser.add_argument("--n", type=int, default=2000, help="changes per throughput run")
     parser.add_argument("--rate", type=float, default=200, help="changes/s in the latency run")
     parser.add_argument("--duration", type=float, default=10, help="seconds of latency run")
@@ -373,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="changes for the (slower) prefork run; 0 skips it")
     args = parser.parse_args(argv)
 
-    server, url = create_database()
+    server = os.environ["DATABASE_URL"]
+    url = create_database(server, "relay_bench")
     os.environ["DATABASE_URL"] = url
     os.environ.update(HOMERIA_MAX_RPS="0", LOG_LEVEL="WARNING")
     from relay.logs import configure_logging

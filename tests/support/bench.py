@@ -1,21 +1,17 @@
 """What every benchmark script shares: its argument parser, a quiet process, a log folder,
-a paced load, and how figures are printed."""
+and how figures are printed."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
-import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.support.processes import ROOT
 
 
-def parser(name: str, doc: str | None) -> argparse.ArgumentParser:
+def argparser(name: str, doc: str | None) -> argparse.ArgumentParser:
     """`scripts/bench <name>`'s parser: the module docstring as its help, kept as written."""
     return argparse.ArgumentParser(prog=f"scripts/bench {name}", description=doc,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -37,30 +33,6 @@ def workdir(name: str) -> Path:
     path = ROOT / ".relay" / f"bench-{name}-{uuid.uuid4().hex[:6]}"
     path.mkdir(parents=True)
     return path
-
-
-def say(text: str) -> None:
-    print(f"[bench] {text}", file=sys.stderr, flush=True)
-
-
-def paced(fn: Callable, items: list, rate: float, threads: int = 4) -> float:
-    """Call fn(item) for each item at `rate` per second from a few threads; returns the rate
-    achieved (one publish per call, so one thread alone tops out below 100/s here)."""
-    start = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        futures = []
-        for i, item in enumerate(items):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            futures.append(pool.submit(fn, item))
-        for future in futures:
-            future.result()
-    return len(items) / (time.perf_counter() - start)
-
-
-def met(ok: bool) -> str:
-    return "met" if ok else "NOT met"
 
 
 def print_table(rows: list[dict]) -> None:

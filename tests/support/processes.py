@@ -85,6 +85,15 @@ class Process:
         self.proc.wait(timeout=15)
 
 
+def stop_all(processes: list[Process], timeout: float = 20) -> None:
+    """SIGTERM every group at once (they shut down side by side), then wait for each;
+    SIGKILL what is left after `timeout`."""
+    for process in processes:
+        signal_group(process.proc, signal.SIGTERM)
+    for process in processes:
+        process.stop(timeout)
+
+
 def worker_argv(queues: str, *, pool: str = "threads", concurrency: int = 4,
                 name: str | None = None, app: str = "relay", loglevel: str = "INFO",
                 nice: int = 0, extra: tuple[str, ...] = ()) -> list[str]:
