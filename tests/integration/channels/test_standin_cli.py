@@ -24,7 +24,7 @@ def test_smtp_sink_subprocess_exposes_received_mail_over_http(tmp_path):
         assert doc["headers"]["Subject"] == "Hello"
     finally:
         proc.stop(timeout=10)
-    assert proc.returncode == 0
+    assert proc.proc.returncode == 0  # a clean exit on SIGTERM
 
 
 def test_sms_standin_subprocess_accepts_and_lists_messages(tmp_path):
