@@ -1,4 +1,4 @@
-"""Homeria stand-in: a real HTTP server implementing contracts/homeria.md.
+"""Homeria stand-in: a real HTTP server implementing docs/contracts/homeria.md.
 
 It verifies what the real Homeria would (bearer token, timestamp window, HMAC signature over
 the raw body, payload shape, Idempotency-Key) and keeps customers per (brand, country), so
@@ -468,7 +468,7 @@ def serve(port: int = 0, token: str = DEFAULT_TOKEN, secret: str = DEFAULT_SECRE
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = standin_parser("homeria", "Homeria API stand-in (contracts/homeria.md)", 8091)
+    parser = standin_parser("homeria", "Homeria API stand-in (docs/contracts/homeria.md)", 8091)
     parser.add_argument("--token", default=os.environ.get("HOMERIA_API_TOKEN", DEFAULT_TOKEN))
     parser.add_argument("--secret",
                         default=os.environ.get("HOMERIA_SIGNING_SECRET", DEFAULT_SECRET))
