@@ -14,7 +14,7 @@ import pytest
 from notifications import policy
 from notifications.campaigns import service
 from relay.db import connection
-from relay.standins import push, smtp
+from standins import push, smtp
 from tests.support import run_cli, wait_until
 
 pytestmark = pytest.mark.e2e
