@@ -21,8 +21,8 @@ import pytest
 
 from relay import brokerinfo
 from relay.settings import reset_settings_cache
-from relay.standins.faults import Faults
-from relay.standins.homeria import serve
+from standins.faults import Faults
+from standins.homeria import serve
 from sync_worker import enqueue_email_change
 from tests.support import BeatProcess, wait_until
 from tests.support.homeria import SECRET, TOKEN, customer, homeria_env

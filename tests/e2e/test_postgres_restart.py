@@ -13,8 +13,8 @@ import pytest
 from relay.db import close_pool
 from relay.migrate import migrate
 from relay.settings import reset_settings_cache
-from relay.standins.faults import Faults
-from relay.standins.homeria import serve
+from standins.faults import Faults
+from standins.homeria import serve
 from sync_worker import enqueue_email_change
 from tests.support import BeatProcess, run_cli, wait_until
 from tests.support.homeria import SECRET, TOKEN, customer, homeria_env

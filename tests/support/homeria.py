@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import pytest
 import requests
 
-from relay.standins.homeria import serve
+from standins.homeria import serve
 from sync_worker.signing import sign
 
 TOKEN = "test-token"

@@ -12,7 +12,7 @@ import pytest
 from notifications import service
 from notifications.channels import PushChannel, SmsChannel, SmtpChannel
 from notifications.channels.inapp import InAppChannel
-from relay.standins import push, sms, smtp
+from standins import push, sms, smtp
 from tests.support.events import event  # noqa: F401 - the documents these tests record
 from tests.support.rows import fetch
 

@@ -18,7 +18,7 @@ from tests.support.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-c", "from relay.cli import main; main()"]
-STANDINS = [sys.executable, "-m", "relay.standins"]
+STANDINS = [sys.executable, "-m", "standins"]
 
 
 def free_port() -> int:
@@ -191,7 +191,7 @@ def wait_http(url: str, proc: Process | None = None, timeout: float = 30,
 
 def start_standin(name: str, *args: str, log_path: Path,
                   env: dict[str, str] | None = None, timeout: float = 30) -> tuple[Process, dict]:
-    """`python -m relay.standins <name> --port 0 …` in its own process; returns it with the
+    """`python -m standins <name> --port 0 …` in its own process; returns it with the
     JSON line it prints once listening (its URLs and ports)."""
     proc = Process([*STANDINS, name, "--port", "0", *args], env, log_path)
 

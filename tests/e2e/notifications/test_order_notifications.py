@@ -8,7 +8,7 @@ import pytest
 from notifications import record_order_event
 from relay import outbox
 from relay.db import connection
-from relay.standins import push, sms, smtp
+from standins import push, sms, smtp
 from tests.support import wait_until
 from tests.support.events import event
 from tests.support.notifications import rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from notifications.channels import PushChannel, SmsChannel, SmtpChannel
-from relay.standins import push, sms, smtp
+from standins import push, sms, smtp
 from tests.support import free_port
 from tests.support.notifications import EMAIL_FROM, FAST, PROMO_FROM
 

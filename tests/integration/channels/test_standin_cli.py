@@ -6,7 +6,7 @@ import requests
 
 from notifications.channels import SmsChannel, SmtpChannel
 from notifications.payloads import EmailMessage, SmsMessage
-from relay.standins import sms
+from standins import sms
 from tests.support.processes import start_standin
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from relay.settings import reset_settings_cache
-from relay.standins.webhook import serve
+from standins.webhook import serve
 from tests.support.dlq import insert_dead_canaries
 
 

@@ -8,8 +8,8 @@ import uuid
 import pytest
 import requests
 
-from relay.standins.faults import Faults
-from relay.standins.homeria import KEY_TTL_SECONDS, HomeriaState
+from standins.faults import Faults
+from standins.homeria import KEY_TTL_SECONDS, HomeriaState
 from tests.support.homeria import post, valid_body
 from tests.support.processes import ROOT, STANDINS, start_standin
 

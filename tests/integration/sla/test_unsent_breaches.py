@@ -13,7 +13,7 @@ import pytest
 
 from notifications import sla
 from relay.settings import reset_settings_cache
-from relay.standins import webhook
+from standins import webhook
 from tests.support import ROOT, wait_until
 from tests.support.notifications import drain, rows
 from tests.support.rows import fetch
