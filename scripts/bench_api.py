@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import sys
 import threading
 import time
@@ -44,9 +43,9 @@ from bench_sync import (  # noqa: E402 - after the path set-up
     wait_for,
 )
 
-from tests.support.bench import argparser, print_table  # noqa: E402
+from tests.support.bench import argparser, fresh_run, print_table  # noqa: E402
 from tests.support.cpu import group_cpu as group_cpu_s  # noqa: E402
-from tests.support.databases import create_database, drop_database  # noqa: E402
+from tests.support.databases import drop_database  # noqa: E402
 from tests.support.processes import Process, free_port  # noqa: E402
 from tests.support.processes import start_api as start_serve  # noqa: E402
 from tests.support.stats import percentile  # noqa: E402
@@ -174,17 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--task-events", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    server = os.environ["DATABASE_URL"]
-    url = create_database(server, "relay_bench")
-    os.environ["DATABASE_URL"] = url
-    os.environ.update(HOMERIA_MAX_RPS="0", LOG_LEVEL="WARNING")
-    from relay.logs import configure_logging
-    from relay.settings import reset_settings_cache
-
-    reset_settings_cache()
-    configure_logging("WARNING")
-    workdir = ROOT / ".relay" / f"bench-api-{uuid.uuid4().hex[:6]}"
-    workdir.mkdir(parents=True)
+    server, url, workdir = fresh_run("api", HOMERIA_MAX_RPS="0")
     bench = Bench(args, workdir)
     bench.env["DATABASE_URL"] = url
     rows: list[dict] = []

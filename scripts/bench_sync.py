@@ -32,8 +32,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.bench import argparser, print_table  # noqa: E402
-from tests.support.databases import create_database, drop_database  # noqa: E402
+from tests.support.bench import argparser, fresh_run, print_table  # noqa: E402
+from tests.support.databases import drop_database  # noqa: E402
 from tests.support.polling import wait_until  # noqa: E402
 from tests.support.processes import (  # noqa: E402
     STANDINS,
@@ -296,17 +296,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="changes for the (slower) prefork run; 0 skips it")
     args = parser.parse_args(argv)
 
-    server = os.environ["DATABASE_URL"]
-    url = create_database(server, "relay_bench")
-    os.environ["DATABASE_URL"] = url
-    os.environ.update(HOMERIA_MAX_RPS="0", LOG_LEVEL="WARNING")
-    from relay.logs import configure_logging
-    from relay.settings import reset_settings_cache
-
-    reset_settings_cache()
-    configure_logging("WARNING")
-    workdir = ROOT / ".relay" / f"bench-sync-{uuid.uuid4().hex[:6]}"
-    workdir.mkdir(parents=True)
+    server, url, workdir = fresh_run("sync", HOMERIA_MAX_RPS="0")
     bench = Bench(args, workdir)
     bench.env["DATABASE_URL"] = url
     rows: list[dict] = []

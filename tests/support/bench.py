@@ -28,6 +28,19 @@ def quiet(level: str = "WARNING", **env: str) -> None:
     configure_logging(level)
 
 
+def fresh_run(name: str, level: str = "WARNING", **env: str) -> tuple[str, str, Path]:
+    """A benchmark's start: a throwaway database on DATABASE_URL's server, made this
+    process's DATABASE_URL; logs at `level`; `env` set; a log folder. Returns (server URL,
+    database URL, folder); drop the database with databases.drop_database(server, url)."""
+    from tests.support.databases import create_database, require_env
+
+    server = require_env("DATABASE_URL", "REDIS_URL")
+    url = create_database(server, "relay_bench")
+    os.environ["DATABASE_URL"] = url
+    quiet(level, **env)
+    return server, url, workdir(name)
+
+
 def workdir(name: str) -> Path:
     """A fresh folder for one run's logs: .relay/bench-<name>-<random>/."""
     path = ROOT / ".relay" / f"bench-{name}-{uuid.uuid4().hex[:6]}"
