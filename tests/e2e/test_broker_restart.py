@@ -27,7 +27,7 @@ from sync_worker import enqueue_email_change
 from tests.support import BeatProcess, wait_until
 from tests.support.homeria import SECRET, TOKEN, customer, homeria_env
 from tests.support.servers import PrivateRedis
-from tests.support.sync import changes
+from tests.support.sync import synced_count
 
 pytestmark = pytest.mark.e2e
 
@@ -53,10 +53,6 @@ def _enqueue(n: int) -> str:
                                 "acme", "ES").change_id
 
 
-def _synced(ids) -> int:
-    return sum(r["state"] == "synced" for r in changes(ids))
-
-
 def test_redis_restart_with_data_loss_stops_no_worker_and_loses_nothing(
         relay_env, start_worker, private_redis, tmp_path):
     homeria = serve(token=TOKEN, secret=SECRET, faults=Faults(latency_ms=1000),
@@ -73,8 +69,8 @@ def test_redis_restart_with_data_loss_stops_no_worker_and_loses_nothing(
         beat = BeatProcess(env, tmp_path / "beat.log", "-s", str(tmp_path / "beat-schedule"))
         ids = [_enqueue(n) for n in range(1, N_BEFORE + 1)]
         # when Redis restarts (SIGTERM, nothing saved) while Homeria calls are in flight
-        wait_until(lambda: _synced(ids) >= 6, timeout=30, message="first syncs")
-        assert _synced(ids) < N_BEFORE, "every change synced before the restart"
+        wait_until(lambda: synced_count(ids) >= 6, timeout=30, message="first syncs")
+        assert synced_count(ids) < N_BEFORE, "every change synced before the restart"
         private_redis.stop()
         time.sleep(2)  # down long enough for every worker to notice and try to reconnect
         private_redis.start()
@@ -82,7 +78,7 @@ def test_redis_restart_with_data_loss_stops_no_worker_and_loses_nothing(
         assert private_redis.proc and brokerinfo.queue_depth("homeria") == 0  # data lost
         ids += [_enqueue(n) for n in range(N_BEFORE + 1, N_BEFORE + N_AFTER + 1)]
         # then every change is synced within 30 s of Redis being back ...
-        wait_until(lambda: _synced(ids) == len(ids), timeout=30, interval=0.25,
+        wait_until(lambda: synced_count(ids) == len(ids), timeout=30, interval=0.25,
                    message="every change synced after the Redis restart")
         resumed_s = time.monotonic() - back_at
         # ... no worker exited ...

@@ -19,7 +19,7 @@ from sync_worker import enqueue_email_change
 from tests.support import BeatProcess, run_cli, wait_until
 from tests.support.homeria import SECRET, TOKEN, customer, homeria_env
 from tests.support.servers import PrivatePostgres
-from tests.support.sync import changes
+from tests.support.sync import synced_count
 
 pytestmark = pytest.mark.e2e
 
@@ -46,10 +46,6 @@ def _enqueue(n: int):
                                 "acme", "ES", request_id=f"pg-restart-{n}").change_id
 
 
-def _synced(ids) -> int:
-    return sum(r["state"] == "synced" for r in changes(ids))
-
-
 def test_postgres_restart_mid_run_loses_nothing_and_producers_fail_clearly(
         relay_env, start_worker, private_pg, tmp_path):
     homeria = serve(token=TOKEN, secret=SECRET, faults=Faults(latency_ms=200),
@@ -64,7 +60,7 @@ def test_postgres_restart_mid_run_loses_nothing_and_producers_fail_clearly(
                    start_worker("maintenance", pool="threads", concurrency=2, env=env)]
         beat = BeatProcess(env, tmp_path / "beat.log", "-s", str(tmp_path / "beat-schedule"))
         ids = [_enqueue(n) for n in range(1, N_BEFORE + 1)]
-        wait_until(lambda: _synced(ids) >= 4, timeout=30, message="first syncs")
+        wait_until(lambda: synced_count(ids) >= 4, timeout=30, message="first syncs")
         # when PostgreSQL stops mid-run (fast shutdown: sessions cut, as in a restart)
         private_pg.stop()
         # then a producer call fails clearly, with one line and exit 1
@@ -83,7 +79,7 @@ def test_postgres_restart_mid_run_loses_nothing_and_producers_fail_clearly(
         back_at = time.monotonic()
         # and once it is back, producers work again and every change is synced
         ids += [_enqueue(n) for n in range(N_BEFORE + 1, N_BEFORE + N_AFTER + 1)]
-        wait_until(lambda: _synced(ids) == len(ids), timeout=40, interval=0.25,
+        wait_until(lambda: synced_count(ids) == len(ids), timeout=40, interval=0.25,
                    message="every change synced after the PostgreSQL restart")
         resumed_s = time.monotonic() - back_at
         # nothing half-written by the failed call

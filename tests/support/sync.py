@@ -50,6 +50,10 @@ def final(ids) -> bool:
     return all(r["state"] in {"synced", "superseded", "dead"} for r in changes(ids))
 
 
+def synced_count(ids) -> int:
+    return sum(r["state"] == "synced" for r in changes(ids))
+
+
 def dead_letters() -> list[dict]:
     return fetch("SELECT * FROM dead_letters ORDER BY id")
 
