@@ -10,9 +10,11 @@ throwaway databases, processes and percentiles.
   stand-ins, the CLI;
 - databases: throwaway databases, truncation, Redis flushing;
 - servers, brokers: private PostgreSQL/Redis clusters, Sentinel sets, RabbitMQ;
-- stats, cpu, bench: percentiles, CPU time from /proc, a benchmark's argparse and tables;
-- sync, notifications, sla, dlq, homeria, api, console, privacy, tcpproxy: per-domain
-  fixtures, documents and readers.
+- stats, cpu, bench: percentiles, CPU time from /proc, a benchmark's start, argparse and
+  tables;
+- events, rows: order-event documents; reading the database as a test checks it;
+- homeria, sync, notifications, sla, dlq, api, console, privacy, tcpproxy: per-domain
+  fixtures (re-exported by the conftest files that use them), documents and readers.
 
 Nothing here ships in the runtime wheel (pyproject: packages relay*, sync_worker*,
 notifications* only).
