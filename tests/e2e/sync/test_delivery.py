@@ -8,6 +8,7 @@ import pytest
 
 from sync_worker import enqueue_email_change
 from tests.support import wait_until
+from tests.support.homeria import TOKEN
 from tests.support.sync import change, changes, dead_letters, emails_in_redis, final, posts
 
 pytestmark = pytest.mark.e2e
@@ -110,7 +111,7 @@ def test_wrong_token_opens_the_breaker_dead_letters_nothing_and_sync_resumes_whe
     # and on-call was alerted
     wait_until(lambda: "homeria.auth" in worker.log_path.read_text(), timeout=5)
     # when the token is fixed
-    homeria.state.api_token = "sync-test-token"
+    homeria.state.api_token = TOKEN
     # then syncing resumes through a probe and the breaker closes
     wait_until(lambda: final(ids), timeout=15, message="synced after fix")
     assert {r["state"] for r in changes(ids)} == {"synced"}
