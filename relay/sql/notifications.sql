@@ -19,7 +19,7 @@
 -- answers "busy". No row: take the careful path.
 CREATE OR REPLACE FUNCTION notification_claim(p_id uuid, p_token uuid,
                                               p_lease_s double precision)
-RETURNS TABLE (channel text, payload jsonb)
+RETURNS TABLE (channel text, payload json)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 BEGIN
