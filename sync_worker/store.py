@@ -97,9 +97,10 @@ def advance(tx: Tx, key: dict) -> uuid.UUID | None:
 def finish_synced(change_id: uuid.UUID, token: uuid.UUID, *, customer_ref: str | None,
                   reason: str, status_code: int | None, started_at, latency_ms: float,
                   idempotency_key: uuid.UUID | None = None) -> dict:
-    """The hot path's whole outcome as one statement and one transaction (migrations 0101,
-    0110): attempt recorded (with its key), change synced, outbox row finished, slot handed
-    on, the next change published. -> {outcome: synced | claim_lost, age_s}."""
+    """The hot path's whole outcome as one statement and one transaction (relay/sql/
+    email_changes.sql): attempt recorded (with its key), change synced, outbox row
+    finished, slot handed on, the next change published. -> {outcome: synced | claim_lost,
+    age_s}."""
     row = run_one("SELECT * FROM email_change_synced(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                   (change_id, token, customer_ref, reason, status_code, started_at,
                    latency_ms, attempts.worker_name(),
