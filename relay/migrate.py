@@ -1,13 +1,15 @@
 """Versioned schema migrations: `relay db migrate`.
 
 Migrations are SQL files named `NNNN_description.sql` in `relay/migrations/`, applied in
-order, each in its own transaction together with its row in `schema_migrations`. A
-transaction-scoped advisory lock serialises concurrent runs (two deploys at once, or
-every compose worker starting together): the second waits, then finds nothing to do.
+order, each with its row in `schema_migrations`, all in one transaction: a failing
+migration leaves the schema as it was. A transaction-scoped advisory lock serialises
+concurrent runs (two deploys at once, or every compose worker starting together): the
+second waits, then finds nothing to do.
 
 Then, every run, the server-side functions of `relay/sql/*.sql` are re-applied in the
 same transaction (`relay.sql.apply`): the migrations are history, those files are the
-functions' source. A run that changes nothing writes nothing.
+functions' source. A run that changes nothing writes nothing. A migration never defines
+a function any more; it only drops one whose arguments or result change.
 
 Number ranges keep parallel work from colliding: 0001-0099 runtime, 0100-0199 email
 sync, 0200-0299 dead letters and on-call, 0300-0399 notifications, 0400-0499 SLA,
