@@ -168,3 +168,91 @@ def test_the_single_and_the_batch_sent_outcome_decide_alike(db, broker, case):
     # then
     assert decided == (case.outcome, case.outcome)
     assert _rows(single_event) == _rows(batch_event)
+
+
+@dataclass(frozen=True)
+class BatchCase:
+    name: str
+    campaign: str = "running"       # the campaign's state
+    state: str = "pending"          # the promotion row's state
+    expired: bool = False
+    quiet: bool = False             # quiet hours now, in the customer's country
+    batch: str = "claimed"          # the campaign batch claim: claimed | declined
+    slow: str = "claimed"           # the careful path's answer
+
+
+BATCH_CASES = [
+    BatchCase("a running campaign's promotion"),
+    BatchCase("a paused campaign", campaign="paused", batch="declined", slow="paused"),
+    BatchCase("a cancelled campaign", campaign="cancelled", batch="declined",
+              slow="cancelled"),
+    BatchCase("an expired promotion", expired=True, batch="declined", slow="expired"),
+    BatchCase("quiet hours", quiet=True, batch="declined", slow="parked"),
+    BatchCase("already sent", state="sent", batch="declined", slow="duplicate"),
+]
+
+
+def _promotion(case: BatchCase) -> uuid.UUID:
+    """One recipient of a campaign in the case's state; returns its notification id."""
+    from notifications import record_order_events
+
+    campaign = f"agree-{uuid.uuid4().hex[:8]}"
+    with connection() as conn:
+        conn.execute("""INSERT INTO campaigns (id, name, subject, url, brand, state)
+                        VALUES (%s, 'Agreement', '40%% off', 'https://shop.example/x', 'acme',
+                                %s)""", (campaign, case.campaign))
+        conn.commit()
+    doc = {"event_id": f"agree-{uuid.uuid4().hex[:12]}", "type": "promotion",
+           "occurred_at": datetime.now(UTC).isoformat(), "brand": "acme", "country": "ES",
+           "locale": "es-ES",
+           "customer": {"customer_id": "C-1001", "email": "ana@example.com",
+                        "channels": ["email"], "marketing_opt_in": True},
+           "campaign": {"id": campaign, "name": "Agreement", "subject": "40% off",
+                        "url": "https://shop.example/x"}}
+    if case.expired:
+        doc["expires"] = (datetime.now(UTC) + _EXPIRES["later"]).isoformat()
+    row = next(n for n in record_order_events([doc], campaign_id=campaign).notifications
+               if n.channel == "email")
+    at = datetime.now(UTC) + _EXPIRES["past"]
+    with connection() as conn:
+        if case.expired:
+            conn.execute("""UPDATE order_events SET expires = %(at)s,
+                                   payload = (jsonb_build_object('expires', %(iso)s::text)
+                                              || (payload::jsonb - 'expires'))::json
+                            WHERE event_id = %(event)s""",
+                         {"at": at, "iso": at.isoformat(), "event": doc["event_id"]})
+        conn.execute("""UPDATE notifications SET state = %s,
+                               sent_at = CASE WHEN %s = 'sent' THEN now() END
+                        WHERE id = %s""", (case.state, case.state, row.id))
+        conn.commit()
+    return row.id
+
+
+@pytest.mark.parametrize("case", BATCH_CASES, ids=[c.name for c in BATCH_CASES])
+def test_the_campaign_batch_claim_claims_what_the_careful_path_claims(db, broker,
+                                                                      monkeypatch, case):
+    """The batch claim (notifications/campaigns/sending.py) is the set form of the claim:
+    the careful path answers every id it passes over, so it must claim exactly what the
+    careful path would."""
+    from notifications import policy
+    from notifications.campaigns import sending
+
+    now = datetime.now(UTC)
+    hour = now.astimezone(policy.country_zone("ES")).hour
+    # quiet hours: a window holding this hour in Madrid, or none at all
+    monkeypatch.setenv("PROMO_QUIET_HOURS", f"{hour}-{(hour + 2) % 24}" if case.quiet
+                       else "off")
+    quiet = ["ES"] if policy.quiet_wait_seconds("ES", now) else []
+    assert bool(quiet) == case.quiet
+    # given the same case twice
+    batch_id, slow_id = _promotion(case), _promotion(case)
+    # when
+    with connection() as conn:
+        claimed = conn.execute(sending._CLAIM, {"ids": [batch_id], "token": uuid.uuid4(),
+                                                "lease": LEASE_S, "quiet": quiet}).fetchall()
+        conn.commit()
+    slow = service._claim_deciding(slow_id)
+    # then
+    decided = ("claimed" if claimed else "declined",
+               slow if isinstance(slow, str) else "claimed")
+    assert decided == (case.batch, case.slow)
