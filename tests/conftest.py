@@ -21,12 +21,20 @@ from tests.support.databases import (
     require_for_tests,
     truncate_all,
 )
+from tests.support.settings import SettingsAwareMonkeyPatch
 
 # Fast clocks for tests: short lease and sweep interval; workers inherit these.
 os.environ.setdefault("OUTBOX_LEASE_SECONDS", "15")
 os.environ.setdefault("OUTBOX_SWEEP_SECONDS", "1")
 os.environ.setdefault("LOG_LEVEL", "INFO")
 os.environ.setdefault("HOMERIA_MAX_RPS", "0")
+
+
+@pytest.fixture
+def monkeypatch() -> Iterator[pytest.MonkeyPatch]:
+    patch = SettingsAwareMonkeyPatch()
+    yield patch
+    patch.undo()
 
 
 @pytest.fixture(scope="session")

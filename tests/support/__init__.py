@@ -13,6 +13,7 @@ throwaway databases, processes and percentiles.
 - stats, cpu, bench: percentiles, CPU time from /proc, a benchmark's start, argparse and
   tables;
 - events, rows: order-event documents; reading the database as a test checks it;
+- settings: a monkeypatch whose environment changes reach relay.settings at once;
 - homeria, sync, notifications, sla, dlq, api, console, privacy, tcpproxy: per-domain
   fixtures (re-exported by the conftest files that use them), documents and readers.
 
