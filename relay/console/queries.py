@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from relay.db import connection
+from relay.names import Queues
 
 SYNC_WINDOW_MIN = 15          # changes per minute and error rate: the last 15 minutes
 LATENCY_WINDOW_MIN = 60       # enqueue -> Homeria percentiles: changes synced in the last hour
@@ -58,8 +59,8 @@ def unsent_by(dimension: str) -> dict[str, int]:
     with connection() as conn:
         rows = conn.execute(
             f"""SELECT {column} AS k, count(*) AS n FROM notifications
-                WHERE state IN ('pending', 'sending') AND queue = 'notify.transactional'
-                GROUP BY 1 ORDER BY 1""").fetchall()
+                WHERE state IN ('pending', 'sending') AND queue = %s
+                GROUP BY 1 ORDER BY 1""", (Queues.TRANSACTIONAL,)).fetchall()
         conn.commit()
     return {r["k"]: r["n"] for r in rows}
 
