@@ -1,9 +1,11 @@
 """SQL of the SLA beat check (notifications/sla/check.py) and its heartbeat.
 
-Every query of the check reads the partial indexes of 0400_sla.sql (unsent
-transactional rows): its cost grows with the backlog, not with the table. The queue is a
-parameter (`%(transactional)s`); PostgreSQL plans it with the value, so the partial
-indexes still apply.
+Every query of the check reads a partial index of unsent rows: its cost grows with the
+backlog, not with the table. The queue is a parameter (`%(transactional)s`, never spelled
+here): a plan made with its value uses 0400_sla.sql's indexes of unsent transactional
+rows; a generic plan of a prepared statement (psycopg prepares after 5 runs) uses
+0300's `notifications_open` (unfinished rows of every queue) instead — checked with EXPLAIN
+EXECUTE on 300,000 rows, 1,000 unsent: index scans either way, same cost.
 """
 
 from __future__ import annotations
