@@ -48,7 +48,7 @@ def _check_heartbeat(now: datetime) -> dict:
              "stale": age > stale_s, "stale_after_s": stale_s}
     if noticed:
         alerts.alert("sla.heartbeat", "SLA check is not running",
-                     f"notifications.sla.check last ran {age:.0f} s ago: nothing expedites "
+                     f"{HEARTBEAT} last ran {age:.0f} s ago: nothing expedites "
                      "or reports late notifications. Is celery beat running, and a worker "
                      "on the maintenance queue?", "critical", {"last_run": state["last_run"]})
     return state
@@ -66,7 +66,7 @@ def _never_ran(tx: Tx, now: datetime, stale_s: float) -> dict:
     if store.claim_once(tx, _NEVER_RAN_ALERTED, now):
         tx.after_commit(lambda: alerts.alert(
             "sla.heartbeat", "SLA check has never run",
-            f"notifications.sla.check has not run once in the {waited:.0f} s since this "
+            f"{HEARTBEAT} has not run once in the {waited:.0f} s since this "
             "process started: nothing expedites or reports late notifications. Is celery "
             "beat running, and a worker on the maintenance queue?", "critical",
             {"last_run": None}))
