@@ -9,7 +9,7 @@ transaction, record the outcome — so a redelivered or duplicated message never
                   call render + channel.send(message)          (sent_at = accepted time)
                   tx2  lock the row again; record the attempt; then
                        accepted  → sent (sent_at, provider id), standby fallbacks skipped
-                                   (one statement: notification_sent, migration 0302)
+                                   (one statement: notification_sent, relay/sql)
                        transient → pending + outbox.retry_in, unless the channel's budget
                                    is spent or the retry would reach the deadline
                        permanent / budget spent → notifications/fallback.py: the next

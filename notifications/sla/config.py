@@ -1,4 +1,5 @@
-"""The SLA's tunables, read from the environment at call time.
+"""The SLA's tunables: the SLA group of the settings registry (relay/settings/sla.py),
+validated when a process starts.
 
 | SLA_WARN_SECONDS | age at which unsent rows are expedited | 3600 |
 | SLA_ESCALATE_AFTER | breaches per customer within 24 h that escalate | 3 |
@@ -10,14 +11,7 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-
-from notifications.policy import positive_number
-
-_DEFAULTS = {"SLA_WARN_SECONDS": 3600, "SLA_ESCALATE_AFTER": 3,
-             "SLA_PREDICT_HORIZON_SECONDS": 1800, "SLA_DRAIN_WINDOW_SECONDS": 600,
-             "SLA_HEARTBEAT_STALE_SECONDS": 300, "SLA_CHECK_BATCH": 1000}
 
 
 @dataclass(frozen=True)
@@ -31,18 +25,14 @@ class Config:
     batch: int
 
 
-def _env(name: str, cast=float):
-    raw = os.environ.get(name, "").strip() or str(_DEFAULTS[name])
-    return positive_number(name, raw, cast)
-
-
 def config() -> Config:
+    """The SLA group of the settings registry (relay/settings/sla.py), validated at
+    start-up with every other variable."""
     from relay.settings import get_settings
 
+    s = get_settings()
     return Config(
-        sla_s=float(get_settings().notification_sla_seconds),
-        warn_s=_env("SLA_WARN_SECONDS"), escalate_after=_env("SLA_ESCALATE_AFTER", int),
-        predict_horizon_s=_env("SLA_PREDICT_HORIZON_SECONDS"),
-        drain_window_s=_env("SLA_DRAIN_WINDOW_SECONDS"),
-        heartbeat_stale_s=_env("SLA_HEARTBEAT_STALE_SECONDS"),
-        batch=_env("SLA_CHECK_BATCH", int))
+        sla_s=float(s.notification_sla_seconds), warn_s=s.sla_warn_seconds,
+        escalate_after=s.sla_escalate_after, predict_horizon_s=s.sla_predict_horizon_seconds,
+        drain_window_s=s.sla_drain_window_seconds,
+        heartbeat_stale_s=s.sla_heartbeat_stale_seconds, batch=s.sla_check_batch)

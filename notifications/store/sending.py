@@ -14,20 +14,9 @@ from datetime import datetime
 from relay import attempts
 from relay.db import Tx, run_one
 
-# The common case in one autocommit statement: a pending order update with nothing to
-# decide first (promotions wait for quiet hours, an event with `expires` may be stale).
-# Two workers racing for the row: the second's UPDATE waits for the first's row lock,
-# re-reads the row, finds it 'sending' and matches nothing, so it takes the slow path,
-# which answers "busy".
-_FAST_CLAIM = """
-    UPDATE notifications n SET state = 'sending', claim_token = %(token)s,
-           claimed_until = now() + make_interval(secs => %(lease)s),
-           attempts = n.attempts + 1, activated_at = coalesce(n.activated_at, now()),
-           updated_at = now()
-    FROM order_events e
-    WHERE n.id = %(id)s AND n.state = 'pending' AND n.event_type <> 'promotion'
-      AND e.event_id = n.event_id AND e.payload->>'expires' IS NULL
-    RETURNING n.channel, e.payload"""
+# The common case in one autocommit statement (relay/sql/notifications.sql): a pending
+# order update with nothing to decide first; otherwise no row, and the careful path.
+_FAST_CLAIM = "SELECT * FROM notification_claim(%(id)s, %(token)s, %(lease)s)"
 
 
 def fast_claim(notification_id: uuid.UUID, token: uuid.UUID, lease_s: float) -> dict | None:
@@ -84,7 +73,7 @@ def relock(tx: Tx, notification_id: uuid.UUID) -> dict:
 def record_sent(notification_id: uuid.UUID, sent_at: datetime, provider_message_id: str,
                 started_at: datetime, latency_ms: float, status, detail: str) -> dict:
     """The accepted send as one statement and one transaction (`notification_sent`,
-    migration 0302): attempt recorded, row sent, standby fallbacks skipped, outbox row
+    relay/sql/notifications.sql): attempt recorded, row sent, standby fallbacks skipped, outbox row
     finished. -> {outcome: sent | duplicate_send | unknown, event_type, deadline}."""
     return run_one("SELECT * FROM notification_sent(%s, %s, %s, %s, %s, %s, %s, %s)",
                    (notification_id, sent_at, provider_message_id, started_at, latency_ms,

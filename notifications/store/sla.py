@@ -1,11 +1,13 @@
 """SQL of the SLA beat check (notifications/sla/check.py) and its heartbeat.
 
-Every query of the check reads a partial index of unsent rows: its cost grows with the
-backlog, not with the table. The queue is a parameter (`%(transactional)s`, never spelled
-here): a plan made with its value uses 0400_sla.sql's indexes of unsent transactional
-rows; a generic plan of a prepared statement (psycopg prepares after 5 runs) uses
-0300's `notifications_open` (unfinished rows of every queue) instead — checked with EXPLAIN
-EXECUTE on 300,000 rows, 1,000 unsent: index scans either way, same cost.
+Every query of the check reads a partial index of 0400_sla.sql (unsent transactional
+rows): its cost grows with that backlog, not with the table nor with a campaign's pending
+promotions.
+
+The queue's name (relay/names.py) is written into the statement, not bound: PostgreSQL
+uses those partial indexes only for a plan that sees the value, and a bound one is lost
+once psycopg prepares the statement (after 5 runs) and the server settles on a generic
+plan — which then reads 0300's `notifications_open`, unsent rows of every queue.
 """
 
 from __future__ import annotations
@@ -18,11 +20,7 @@ from psycopg.types.json import Jsonb
 from relay.db import Tx, connection, transaction
 from relay.names import Queues
 
-_OPEN = "state IN ('pending', 'sending') AND queue = %(transactional)s"
-
-
-def _params(**values) -> dict:
-    return {"transactional": Queues.TRANSACTIONAL, **values}
+_OPEN = f"state IN ('pending', 'sending') AND queue = '{Queues.TRANSACTIONAL}'"
 
 
 def claim_expedite(tx: Tx, now: datetime, cut: datetime, batch: int) -> list[dict]:
@@ -37,17 +35,17 @@ def claim_expedite(tx: Tx, now: datetime, cut: datetime, batch: int) -> list[dic
                 ORDER BY occurred_at LIMIT %(n)s FOR UPDATE SKIP LOCKED)
             UPDATE notifications n SET expedited_at = %(now)s FROM due
             WHERE n.id = due.id RETURNING n.id, n.event_type""",
-        _params(cut=cut, now=now, n=batch)).fetchall()
+        {"cut": cut, "now": now, "n": batch}).fetchall()
 
 
 # A dead-lettered order update is as unsent as a pending one: it breaches at its
 # deadline too. Read through the open/discarded dead letters (index dead_letters_state_
 # created), not the failed rows, most of which an earlier fallback channel made good.
-_DEAD_UNSENT = """
+_DEAD_UNSENT = f"""
     SELECT n.id FROM dead_letters d JOIN notifications n ON n.id = d.entity_id
     WHERE d.kind = 'notification' AND d.state IN ('open', 'discarded')
       AND d.created_at > %(since)s AND n.state = 'failed'
-      AND n.queue = %(transactional)s AND n.breached_at IS NULL
+      AND n.queue = '{Queues.TRANSACTIONAL}' AND n.breached_at IS NULL
       AND n.deadline <= %(now)s
     ORDER BY n.deadline LIMIT %(n)s FOR UPDATE OF n SKIP LOCKED"""
 
@@ -64,7 +62,7 @@ def mark_breached(tx: Tx, now: datetime, batch: int, dead_since: datetime) -> li
             UPDATE notifications n SET breached_at = %(now)s
             FROM (SELECT id FROM due UNION SELECT id FROM dead) AS unsent
             WHERE n.id = unsent.id RETURNING n.id, n.event_type, n.channel""",
-        _params(now=now, n=batch, since=dead_since)).fetchall()
+        {"now": now, "n": batch, "since": dead_since}).fetchall()
 
 
 def claim_alert_reposts(now: datetime, cut: datetime, batch: int) -> list[dict]:
@@ -91,7 +89,7 @@ def unsent_counts(now: datetime, cut: datetime) -> dict:
                        count(*) FILTER (WHERE occurred_at <= %(cut)s
                                         AND deadline > %(now)s) AS at_risk,
                        min(occurred_at) AS oldest
-                FROM notifications WHERE {_OPEN}""", _params(now=now, cut=cut)).fetchone()
+                FROM notifications WHERE {_OPEN}""", {"now": now, "cut": cut}).fetchone()
         conn.commit()
     return row
 
@@ -102,8 +100,7 @@ def backlog(since: datetime, now: datetime) -> tuple[list[dict], dict[str, int]]
     with connection() as conn:
         groups = conn.execute(
             f"""SELECT queue, date_trunc('minute', deadline) AS deadline, count(*) AS n
-                FROM notifications WHERE {_OPEN} GROUP BY 1, 2 ORDER BY 1, 2""",
-            _params()).fetchall()
+                FROM notifications WHERE {_OPEN} GROUP BY 1, 2 ORDER BY 1, 2""").fetchall()
         sent = conn.execute(
             """SELECT queue, count(*) AS n FROM notifications
                WHERE sent_at > %s AND sent_at <= %s GROUP BY queue""", (since, now)).fetchall()

@@ -59,8 +59,8 @@ def unsent_by(dimension: str) -> dict[str, int]:
     with connection() as conn:
         rows = conn.execute(
             f"""SELECT {column} AS k, count(*) AS n FROM notifications
-                WHERE state IN ('pending', 'sending') AND queue = %s
-                GROUP BY 1 ORDER BY 1""", (Queues.TRANSACTIONAL,)).fetchall()
+                WHERE state IN ('pending', 'sending') AND queue = '{Queues.TRANSACTIONAL}'
+                GROUP BY 1 ORDER BY 1""").fetchall()
         conn.commit()
     return {r["k"]: r["n"] for r in rows}
 

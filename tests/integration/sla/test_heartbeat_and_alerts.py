@@ -11,7 +11,7 @@ from notifications.sla.check import check
 from notifications.sla.heartbeat import check_heartbeat
 from relay import alerts
 from relay.settings import reset_settings_cache
-from relay.standins import webhook
+from standins import webhook
 from tests.integration.sla.conftest import past_event
 from tests.support import run_cli, wait_until
 

@@ -1,5 +1,6 @@
 """Queue names are written once, in relay/names.py: the notifications domain and the
-console's queries take them from there (SQL as parameters), never spell them again."""
+console's queries take them from there (SQL binds them, or writes them in from
+relay.names where a partial index must see the value), never spell them again."""
 
 from __future__ import annotations
 
