@@ -45,6 +45,7 @@ from bench_sync import (  # noqa: E402 - after the path set-up
     emails_for,
     final_count,
     free_port,
+    group_cpu_s,
     percentile,
     print_table,
     wait_for,
@@ -65,19 +66,6 @@ def start_api(b: Bench, workers: int) -> tuple[Proc, str]:
         except requests.RequestException:
             time.sleep(0.2)
     raise SystemExit(f"relay serve did not start; see {b.workdir / 'api.log'}")
-
-
-def group_cpu_s(pgid: int) -> float:
-    """CPU seconds (user + system) of every live process in process group `pgid`."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def steady(b: Bench, mode: str, rate: float, duration: float, api: str, key: str,
@@ -195,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="HTTP/Python batch pairs, alternated")
     parser.add_argument("--api-workers", type=int, default=2, help="relay serve processes")
     parser.add_argument("--latency-ms", type=float, default=20, help="stand-in latency")
-    parser.add_argument("--task-events", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--task-events", choices=("on", "off"), default="on",
+                        help="the sync workers' task events (on: as deployed)")
     args = parser.parse_args(argv)
+    args.task_events = args.task_events == "on"
 
     server, url = create_database()
     os.environ["DATABASE_URL"] = url
