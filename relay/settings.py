@@ -1,6 +1,6 @@
 """relay's configuration: environment variables read once, validated at start-up.
 
-Every variable from `contracts/relay.md` lives here and nowhere else. `get_settings()`
+Every variable from `docs/contracts/relay.md` lives here and nowhere else. `get_settings()`
 loads them on first use and caches the result; a missing or malformed variable raises
 `ConfigurationError` with one line naming it, which the CLI and the Celery entry points
 print without a traceback.
