@@ -205,7 +205,7 @@ def measure_pages(url: str, args) -> int:
     built = build(url, args)
     print(f"built {args.notifications:,} notifications, {args.changes:,} email changes, "
           f"{args.dead:,} dead letters in {built:.0f} s", flush=True)
-    from notifications import reports
+    from notifications.sla import reports
 
     started = time.perf_counter()
     days = reports.rollup_due()
