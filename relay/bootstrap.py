@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Callable
 
 FEATURE_MODULES: tuple[str, ...] = ("relay.deadletters", "relay.canary", "notifications.ops",
-                                    "sync_worker.ops", "notifications.sla", "relay.watchdog",
+                                    "sync_worker.oncall", "notifications.sla", "relay.watchdog",
                                     "relay.beatlease")
 
 _loaded = False
