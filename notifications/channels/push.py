@@ -20,12 +20,12 @@ from notifications.channels.base import (
     PermanentChannelError,
     TransientChannelError,
     http_transport_error,
-    json_or_none,
-    parse_retry_after,
     shared_session,
 )
 from notifications.payloads import Accepted, PushMessage
+from relay.http_sessions import json_or_none
 from relay.logs import get_logger
+from relay.retry_after import retry_after_in
 from relay.settings import require_secure_url
 
 log = get_logger(__name__)
@@ -72,8 +72,7 @@ def classify_push_response(response: requests.Response) -> Accepted | ChannelErr
     if status == 429 or status >= 500:
         reason = "rate_limited" if status == 429 else "provider_error"
         return TransientChannelError(CHANNEL, reason, detail, status=status,
-                                     retry_after=parse_retry_after(
-                                         response.headers.get("Retry-After")))
+                                     retry_after=retry_after_in(response.headers))
     if status == 404 or 300 <= status < 400:
         # 404 without UNREGISTERED: wrong project or URL. A redirect we refuse to follow.
         return ChannelConfigError(CHANNEL, f"http_{status}", detail, status=status)

@@ -18,12 +18,12 @@ from notifications.channels.base import (
     PermanentChannelError,
     TransientChannelError,
     http_transport_error,
-    json_or_none,
-    parse_retry_after,
     shared_session,
 )
 from notifications.payloads import Accepted, SmsMessage
+from relay.http_sessions import json_or_none
 from relay.logs import get_logger, mask_phone
+from relay.retry_after import retry_after_in
 from relay.settings import require_secure_url
 
 log = get_logger(__name__)
@@ -58,7 +58,7 @@ def classify_sms_response(response: requests.Response) -> Accepted | ChannelErro
                         status=status)
     code = doc.get("code") if isinstance(doc.get("code"), int) else None
     detail = f"twilio code {code}" if code else ""
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    retry_after = retry_after_in(response.headers)
     if status in (401, 403) or code in CONFIG_CODES:
         reason = CONFIG_CODES.get(code, "auth_failed") if code else "auth_failed"
         return ChannelConfigError(CHANNEL, reason, detail, status=status)
