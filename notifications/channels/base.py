@@ -22,6 +22,7 @@ what the failure does (`notifications.service`, `sync_worker.delivery.record`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar, Protocol, runtime_checkable
 
 import requests
@@ -105,3 +106,21 @@ def http_transport_error(channel: str, exc: requests.RequestException) -> Channe
         return TransientChannelError(channel, "connection_error", type(exc).__name__)
     # InvalidURL, MissingSchema, ...: the request could not even be built; that is ours.
     return ChannelConfigError(channel, "request_error", type(exc).__name__)
+
+
+def post_to_provider(channel: str, session: requests.Session, url: str,
+                     classify: Callable[[requests.Response], Accepted | ChannelError],
+                     on_failure: Callable[[ChannelError], object], **request) -> Accepted:
+    """One HTTP provider call: `Accepted`, or the channel error raised (after `on_failure`
+    logged it). The status → outcome table is the channel's `classify`."""
+    try:
+        response = session.post(url, **request)
+    except requests.RequestException as exc:
+        error = http_transport_error(channel, exc)
+    else:
+        outcome = classify(response)
+        if not isinstance(outcome, ChannelError):
+            return outcome
+        error = outcome
+    on_failure(error)
+    raise error

@@ -19,7 +19,7 @@ from notifications.channels.base import (
     ChannelError,
     PermanentChannelError,
     TransientChannelError,
-    http_transport_error,
+    post_to_provider,
     shared_session,
 )
 from notifications.payloads import Accepted, PushMessage
@@ -104,17 +104,10 @@ class PushChannel:
             "notification": {"title": message.title, "body": message.body},
             "data": {**message.data, "notification_id": message.notification_id},
         }}
-        try:
-            response = self.session.post(self.url, json=body, headers=self._headers,
-                                         timeout=self.timeout, allow_redirects=False)
-        except requests.RequestException as exc:
-            error = http_transport_error(CHANNEL, exc)
-            self._log_failure(message, error)
-            raise error from None
-        outcome = classify_push_response(response)
-        if isinstance(outcome, ChannelError):
-            self._log_failure(message, outcome)
-            raise outcome
+        outcome = post_to_provider(
+            CHANNEL, self.session, self.url, classify_push_response,
+            lambda error: self._log_failure(message, error),
+            json=body, headers=self._headers, timeout=self.timeout, allow_redirects=False)
         log.info("push.accepted", notification_id=message.notification_id,
                  provider_message_id=outcome.provider_message_id)
         return outcome

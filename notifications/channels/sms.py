@@ -17,7 +17,7 @@ from notifications.channels.base import (
     ChannelError,
     PermanentChannelError,
     TransientChannelError,
-    http_transport_error,
+    post_to_provider,
     shared_session,
 )
 from notifications.payloads import Accepted, SmsMessage
@@ -95,17 +95,10 @@ class SmsChannel:
 
     def send(self, message: SmsMessage) -> Accepted:
         form = {"To": message.to, "From": self.from_number, "Body": message.body}
-        try:
-            response = self.session.post(self.url, data=form, auth=self._auth,
-                                         timeout=self.timeout, allow_redirects=False)
-        except requests.RequestException as exc:
-            error = http_transport_error(CHANNEL, exc)
-            self._log_failure(message, error)
-            raise error from None
-        outcome = classify_sms_response(response)
-        if isinstance(outcome, ChannelError):
-            self._log_failure(message, outcome)
-            raise outcome
+        outcome = post_to_provider(
+            CHANNEL, self.session, self.url, classify_sms_response,
+            lambda error: self._log_failure(message, error),
+            data=form, auth=self._auth, timeout=self.timeout, allow_redirects=False)
         log.info("sms.accepted", notification_id=message.notification_id,
                  to=mask_phone(message.to), provider_message_id=outcome.provider_message_id)
         return outcome
