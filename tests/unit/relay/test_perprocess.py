@@ -2,6 +2,7 @@
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from relay.perprocess import PerProcess
 
@@ -10,18 +11,14 @@ def test_built_once_and_shared_by_threads():
     built = []
     holder = PerProcess(lambda: built.append(1) or object())
     barrier = threading.Barrier(8)
-    seen = []
 
-    def use():
+    def get_at_once(_):
         barrier.wait()
-        seen.append(holder.get())
+        return holder.get()
 
-    threads = [threading.Thread(target=use) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(built) == 1 and len({id(o) for o in seen}) == 1
+    with ThreadPoolExecutor(8) as pool:
+        seen = set(map(id, pool.map(get_at_once, range(8))))
+    assert len(built) == 1 and len(seen) == 1
 
 
 def test_reset_closes_and_the_next_get_builds_anew():
