@@ -1,14 +1,12 @@
-"""The steps both kinds of change (email, profile) share, from claim to outcome.
+"""Sending a claimed change and acting on Homeria's answer, for both kinds of change.
 
-`service.py` (email changes) and `profile_service.py` (profile changes) decide what a
-batch is and what goes on the wire; everything after that is the same for both and lives
+`service.py` (email changes) and `profile_service.py` (profile changes) claim a change
+(`claims.py`) and decide what goes on the wire; the rest is the same for both and lives
 here, once:
 
-- `turn`: a claimed-to-be-active change — is it being sent already, due, and does the
-  breaker let a call through?
-- `carry`: the changes a batch absorbs become `superseded`, carried by the latest;
-- `send`: a rate-limit token (or the claim given back), the call, the shared breaker fed,
-  on-call alerted when bad credentials open it, and the outcome recorded;
+- `send`: a rate-limit token (or the claim given back), the call outside any transaction,
+  the shared breaker fed, on-call alerted when bad credentials open it, the outcome
+  recorded;
 - `record`: the attempt and, under the customer's lock, what the answer does to the
   change — synced, dead letter, or retry later following `errors.retry_delay`;
 - `replay`: a dead letter made pending again, under a fresh key if Homeria keeps a
@@ -26,7 +24,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from relay import alerts, attempts, deadletters, metrics, outbox
 from relay.db import Tx, transaction
@@ -34,81 +31,22 @@ from relay.errors import NotFound
 from relay.logs import get_logger
 from sync_worker import store
 from sync_worker.breaker import Permit
+from sync_worker.claims import ChangeRows, Claimed, release
 from sync_worker.client import Synced
 from sync_worker.errors import HomeriaError, Outcome, retry_delay
 from sync_worker.payload import delivery_key
-from sync_worker.policy import CLAIM_LEASE_SECONDS, MAX_TOKEN_WAIT_SECONDS
+from sync_worker.policy import MAX_TOKEN_WAIT_SECONDS
 from sync_worker.runtime import runtime
 
 log = get_logger(__name__)
 
-EARLY_TOLERANCE_S = 1.0   # a message this early is rescheduled; earlier ones are stale
-
-
-class ChangeRows(Protocol):
-    """A kind's table of changes: `sync_worker.store` or `sync_worker.profile_store`."""
-
-    KIND: str
-
-    def get(self, conn, change_id: uuid.UUID) -> dict | None: ...
-    def update(self, tx: Tx, change_id: uuid.UUID, **fields) -> None: ...
-    def lock_customer_of(self, tx: Tx, change_id: uuid.UUID) -> dict | None: ...
-    def supersede(self, tx: Tx, carrier: uuid.UUID, carried: list[uuid.UUID]) -> None: ...
-
-
-class Claimed(Protocol):
-    """What the shared steps read of a kind's claim."""
-
-    change_id: uuid.UUID      # the carrier: the change Homeria sees
-    token: uuid.UUID
-    key: dict
-    permit: Permit
-
-    @property
-    def idempotency_key(self) -> str: ...
-
-
-Result = Synced | HomeriaError
+Result = Synced | HomeriaError  # what a call to Homeria gives
 
 
 @dataclass(frozen=True)
 class Kind:
     rows: ChangeRows
     synced: Callable[[Claimed, Synced, datetime], str]   # records an applied change
-
-
-def turn(tx: Tx, change_id: uuid.UUID, me: dict, gate: Callable[[], Permit]) -> Permit | str:
-    """The customer's active change: may it be sent now? The permit, or why not (busy,
-    stale, early — rescheduled — or breaker_open — deferred without spending an attempt)."""
-    if me["claimed_until"] is not None and me["claimed_until"] > datetime.now(UTC):
-        return "busy"
-    due_in = float(me["due_in_s"] or 0)
-    if due_in > 0:
-        if due_in > EARLY_TOLERANCE_S:
-            return "stale"
-        outbox.retry_in(tx, change_id, due_in, reason="early")
-        return "early"
-    permit = gate()
-    if not permit.allowed:
-        outbox.retry_in(tx, change_id, permit.wait_s + random.uniform(0, 0.5),
-                        reason=f"breaker_{permit.state}")
-        return "breaker_open"
-    return permit
-
-
-def carry(tx: Tx, rows: ChangeRows, key: dict, carrier: uuid.UUID,
-          carried: list[uuid.UUID]) -> None:
-    """The batch's earlier changes are done, carried by `carrier`, which takes the slot."""
-    rows.supersede(tx, carrier, carried)
-    for change_id in carried:
-        outbox.complete(tx, change_id)
-    store.set_active(tx, key, carrier)
-    outbox.wake(tx, carrier)  # its row is now the one in flight
-    log.info(f"{rows.KIND}.coalesced", carrier=str(carrier), carried=len(carried))
-
-
-def lease_end() -> datetime:
-    return datetime.fromtimestamp(time.time() + CLAIM_LEASE_SECONDS, UTC)
 
 
 def send(kind: Kind, claim: Claimed, call: Callable[[], Synced]) -> str:
@@ -140,17 +78,6 @@ def send(kind: Kind, claim: Claimed, call: Callable[[], Synced]) -> str:
                      severity="critical",
                      fields={"status_code": result.status_code, "reason": result.reason})
     return outcome
-
-
-def release(rows: ChangeRows, claim: Claimed, delay_s: float) -> None:
-    """Give a claim back unsent (no rate-limit token): try again after `delay_s`."""
-    with transaction() as tx:
-        store.lock_customer(tx, claim.key).fetchone()
-        row = rows.get(tx.conn, claim.change_id)
-        if row is None or row["claim_token"] != claim.token:
-            return
-        rows.update(tx, claim.change_id, claim_token=None, claimed_until=None)
-        outbox.retry_in(tx, claim.change_id, delay_s, reason="rate_limit")
 
 
 def _update_breaker(result: Result, permit: Permit) -> bool:

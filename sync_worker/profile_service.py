@@ -1,9 +1,9 @@
 """Delivering one profile change to Homeria: claim under lock, call, record under lock.
 
 The same shape as the email sync (service.py) and the same rules: never a transaction
-open across the HTTP call; the turn checks, the send with its breaker and rate limit, the
-outcome and the replay are the shared steps of `delivery.py`; a finished change hands the
-customer's slot to the next change of either kind.
+open across the HTTP call; the claim and its turn checks (`claims.py`), the send with its
+breaker and rate limit, the outcome and the replay (`delivery.py`) are shared steps; a
+finished change hands the customer's slot to the next change of either kind.
 
 Claiming, with the customer's row locked: the change must be the customer's active one,
 due, and not being sent by another worker. Unless its body is frozen already, the pending
@@ -20,11 +20,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from relay.db import Tx, transaction
-from sync_worker import delivery, profile_store, store
+from relay.db import Tx
+from sync_worker import claims, delivery, profile_store, store
 from sync_worker.breaker import Permit
+from sync_worker.claims import Claimed, lease_end
 from sync_worker.client import Synced
-from sync_worker.delivery import Result, lease_end
+from sync_worker.delivery import Result
 from sync_worker.payload import delivery_key
 from sync_worker.profile_models import merge, wire_body
 from sync_worker.runtime import runtime
@@ -60,25 +61,20 @@ def deliver(change_id: uuid.UUID) -> str:
 
 
 def claim_change(change_id: uuid.UUID, gate, token: uuid.UUID) -> Claim | str:
-    with transaction() as tx:
-        slot = profile_store.lock_customer_of(tx, change_id)
-        if slot is None:
-            return "unknown"
-        key = store.key_of(slot)
-        queue = profile_store.queue(tx, key)
-        index = next((i for i, c in enumerate(queue) if c["id"] == change_id), None)
-        if index is None:
-            return "finished"
-        if slot["active_change"] != change_id:
-            if slot["active_change"] is None or all(c["id"] != slot["active_change"]
-                                                    for c in queue):
-                store.advance(tx, key)
-                return "slot_repaired"
-            return "waiting"
-        permit = delivery.turn(tx, change_id, queue[index], gate)
-        if isinstance(permit, str):
-            return permit
-        return _freeze(tx, key, queue, index, permit, token)
+    """Step 1 (`claims.claim`, under the customer's lock)."""
+    return claims.claim(
+        profile_store, change_id, gate, queue=profile_store.queue, not_active=_not_active,
+        freeze=lambda tx, key, queue, index, permit: _freeze(tx, key, queue, index, permit,
+                                                             token))
+
+
+def _not_active(tx: Tx, key: dict, active: uuid.UUID | None, queue: list[dict]) -> str:
+    """A message for a waiting change: leave it parked. Repairs a lost slot pointer (the
+    queue holds the customer's open changes of both kinds)."""
+    if active is None or all(c["id"] != active for c in queue):
+        store.advance(tx, key)
+        return "slot_repaired"
+    return "waiting"
 
 
 def _freeze(tx: Tx, key: dict, queue: list[dict], index: int, permit: Permit,
@@ -99,14 +95,14 @@ def _freeze(tx: Tx, key: dict, queue: list[dict], index: int, permit: Permit,
                          sent_changes=sent, claim_token=token, claimed_until=lease_end(),
                          carried_count=carrier["carried_count"] + len(carried))
     if carried:
-        delivery.carry(tx, profile_store, key, carrier["id"], carried)
+        claims.carry(tx, profile_store, key, carrier["id"], carried)
     body = wire_body(carrier["id"], email, key["brand"], key["country"],
                      carrier["requested_at"], sent)
     return Claim(carrier["id"], token, key, body,
                  idempotency_key(carrier["id"], row["delivery"]), tuple(carried), permit)
 
 
-def _synced(claim: delivery.Claimed, result: Synced, started: datetime) -> str:
+def _synced(claim: Claimed, result: Synced, started: datetime) -> str:
     return delivery.record_synced(profile_store, claim, result, started)
 
 

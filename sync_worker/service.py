@@ -16,8 +16,8 @@ the HTTP call:
    retry later, following `errors.py`'s outcome; a finished change hands the customer's
    slot to the next pending change.
 
-Steps 2 and 3, the turn checks and replays are shared with profile changes
-(`delivery.py`); what is the email sync's own is here: the one-statement claim and
+The careful claim (`claims.py`), steps 2 and 3 and replays (`delivery.py`) are shared
+with profile changes; what is the email sync's own is here: the one-statement claim and
 outcome of the common case, and which changes a batch coalesces.
 
 A batch is frozen once claimed: retries and dead-letter replays resend exactly the same
@@ -34,11 +34,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from relay import metrics
-from relay.db import Tx, transaction
-from sync_worker import delivery, profile_store, store
+from relay.db import Tx
+from sync_worker import claims, delivery, profile_store, store
 from sync_worker.breaker import Permit
+from sync_worker.claims import Claimed, lease_end
 from sync_worker.client import Synced
-from sync_worker.delivery import Result, lease_end
+from sync_worker.delivery import Result
 from sync_worker.payload import EmailChangePayload
 from sync_worker.runtime import runtime
 
@@ -89,24 +90,13 @@ def _payload(carrier: dict, sent_current: str) -> EmailChangePayload:
 
 
 def claim_change(change_id: uuid.UUID, gate, token: uuid.UUID | None = None) -> Claim | str:
-    """Step 1, the careful way (under the customer's lock): works out why a change cannot
-    be claimed, repairs, defers, or coalesces. `gate()` -> Permit is the breaker, asked
-    only for sendable changes."""
-    with transaction() as tx:
-        slot = store.lock_customer_of(tx, change_id)
-        if slot is None:
-            return "unknown"
-        key = store.key_of(slot)
-        changes = store.open_changes(tx, key)
-        index = next((i for i, c in enumerate(changes) if c["id"] == change_id), None)
-        if index is None:
-            return "finished"
-        if slot["active_change"] != change_id:
-            return _not_active(tx, key, slot["active_change"], changes)
-        permit = delivery.turn(tx, change_id, changes[index], gate)
-        if isinstance(permit, str):
-            return permit
-        return _freeze(tx, key, changes, index, permit, token or uuid.uuid4())
+    """Step 1, the careful way (`claims.claim`, under the customer's lock): works out why
+    a change cannot be claimed, repairs, defers, or coalesces."""
+    token = token or uuid.uuid4()
+    return claims.claim(
+        store, change_id, gate, queue=store.open_changes, not_active=_not_active,
+        freeze=lambda tx, key, changes, index, permit: _freeze(tx, key, changes, index,
+                                                               permit, token))
 
 
 def _not_active(tx: Tx, key: dict, active: uuid.UUID | None, changes: list[dict]) -> str:
@@ -138,14 +128,14 @@ def _freeze(tx: Tx, key: dict, changes: list[dict], index: int, permit: Permit,
                  claim_token=token, claimed_until=lease_end(),
                  carried_count=carrier["carried_count"] + len(carried))
     if carried:
-        delivery.carry(tx, store, key, carrier["id"], carried)
+        claims.carry(tx, store, key, carrier["id"], carried)
     return Claim(carrier["id"], token, key, _payload(carrier, sent_current), tuple(carried),
                  permit)
 
 
 def release(claim: Claim, delay_s: float) -> None:
     """Give a claim back unsent (no rate-limit token): try again after `delay_s`."""
-    delivery.release(store, claim, delay_s)
+    claims.release(store, claim, delay_s)
 
 
 def record(claim: Claim, result: Result, started: datetime) -> str:
@@ -153,7 +143,7 @@ def record(claim: Claim, result: Result, started: datetime) -> str:
     return delivery.record(KIND, claim, result, started)
 
 
-def _synced(claim: delivery.Claimed, result: Synced, started: datetime) -> str:
+def _synced(claim: Claimed, result: Synced, started: datetime) -> str:
     """The common outcome, in one statement (store.finish_synced): it is most of the
     worker's database time, so it does not go statement by statement like the rare ones."""
     done = store.finish_synced(claim.change_id, claim.token, customer_ref=result.customer_ref,
