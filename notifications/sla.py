@@ -228,7 +228,10 @@ def predict(backlog: Backlog, now: datetime) -> Prediction:
 
 
 # -- the check (database) ---------------------------------------------------------------
-_OPEN = ("state IN ('pending', 'sending') AND queue = 'notify.transactional'")
+# The queue's name is written into the statement, not bound: the partial indexes of
+# migration 0400 hold only its rows, and PostgreSQL uses them only for a plan that sees
+# the value (a bound one is lost once psycopg prepares the statement, in a generic plan).
+_OPEN = f"state IN ('pending', 'sending') AND queue = '{TRANSACTIONAL_QUEUE}'"
 
 
 def check(now: datetime | None = None) -> dict:
@@ -277,11 +280,11 @@ def expedite_due(now: datetime, cfg: Config) -> int:
 # A dead-lettered order update is as unsent as a pending one: it breaches at its
 # deadline too. Read through the open/discarded dead letters (index dead_letters_state_
 # created), not the failed rows, most of which an earlier fallback channel made good.
-_DEAD_UNSENT = """
+_DEAD_UNSENT = f"""
     SELECT n.id FROM dead_letters d JOIN notifications n ON n.id = d.entity_id
     WHERE d.kind = 'notification' AND d.state IN ('open', 'discarded')
       AND d.created_at > %(since)s AND n.state = 'failed'
-      AND n.queue = 'notify.transactional' AND n.breached_at IS NULL
+      AND n.queue = '{TRANSACTIONAL_QUEUE}' AND n.breached_at IS NULL
       AND n.deadline <= %(now)s
     ORDER BY n.deadline LIMIT %(n)s FOR UPDATE OF n SKIP LOCKED"""
 

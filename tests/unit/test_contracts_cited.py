@@ -42,7 +42,8 @@ def test_a_citation_of_a_missing_contract_is_caught():
     assert not (ROOT / "contracts/homeria.md").exists()
 
 
-@pytest.mark.skipif(not PINNED.is_dir(), reason="no pinned ../shared/contracts beside this checkout")
+@pytest.mark.skipif(not PINNED.is_dir(),
+                    reason="no pinned ../shared/contracts beside this checkout")
 def test_the_in_repo_contracts_mirror_the_pinned_source():
     pinned = {p.name: p.read_text() for p in PINNED.glob("*.md")}
     mirrored = {p.name: p.read_text() for p in (ROOT / "docs" / "contracts").glob("*.md")}
