@@ -33,7 +33,7 @@ beat hosts at once:
 Every query of the check reads the partial indexes of 0400_sla.sql: its cost grows with
 unsent rows, not with the table.
 
-Environment (read here only, at call time):
+Settings (relay/settings/sla.py; validated when a process starts):
 | SLA_WARN_SECONDS | age at which unsent rows are expedited | 3600 |
 | SLA_ESCALATE_AFTER | breaches per customer within 24 h that escalate | 3 |
 | SLA_PREDICT_HORIZON_SECONDS | alert when a breach is predicted within this | 1800 |
@@ -46,13 +46,11 @@ from __future__ import annotations
 
 import bisect
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from notifications import delay
-from notifications.policy import positive_number
 from relay import alerts, bootstrap, brokerinfo, metrics, outbox
 from relay.db import connection, transaction
 from relay.logs import get_logger
@@ -75,10 +73,6 @@ ALERT_REPOST_AFTER_S = 60.0
 # Dead letters older than two SLA windows plus this cannot hold an unbreached row.
 DEAD_LETTER_LOOKBACK_S = 86400.0
 
-_DEFAULTS = {"SLA_WARN_SECONDS": 3600, "SLA_ESCALATE_AFTER": 3,
-             "SLA_PREDICT_HORIZON_SECONDS": 1800, "SLA_DRAIN_WINDOW_SECONDS": 600,
-             "SLA_HEARTBEAT_STALE_SECONDS": 300, "SLA_CHECK_BATCH": 1000}
-
 
 @dataclass(frozen=True)
 class Config:
@@ -91,21 +85,17 @@ class Config:
     batch: int
 
 
-def _env(name: str, cast=float):
-    raw = os.environ.get(name, "").strip() or str(_DEFAULTS[name])
-    return positive_number(name, raw, cast)
-
-
 def config() -> Config:
+    """The SLA group of the settings registry (relay/settings/sla.py), validated at
+    start-up with every other variable."""
     from relay.settings import get_settings
 
+    s = get_settings()
     return Config(
-        sla_s=float(get_settings().notification_sla_seconds),
-        warn_s=_env("SLA_WARN_SECONDS"), escalate_after=_env("SLA_ESCALATE_AFTER", int),
-        predict_horizon_s=_env("SLA_PREDICT_HORIZON_SECONDS"),
-        drain_window_s=_env("SLA_DRAIN_WINDOW_SECONDS"),
-        heartbeat_stale_s=_env("SLA_HEARTBEAT_STALE_SECONDS"),
-        batch=_env("SLA_CHECK_BATCH", int))
+        sla_s=float(s.notification_sla_seconds), warn_s=s.sla_warn_seconds,
+        escalate_after=s.sla_escalate_after, predict_horizon_s=s.sla_predict_horizon_seconds,
+        drain_window_s=s.sla_drain_window_seconds,
+        heartbeat_stale_s=s.sla_heartbeat_stale_seconds, batch=s.sla_check_batch)
 
 
 # -- the math (pure) --------------------------------------------------------------------

@@ -16,11 +16,12 @@ a `Session` from `session()`, built once per process (`relay.perprocess`):
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from relay.settings import get_settings
 
 
 class Session(requests.Session):
@@ -45,7 +46,8 @@ def session(*, timeout: float | tuple[float, float], for_url: str | None = None,
     s.trust_env = False
     if for_url is not None:
         s.proxies.update(requests.utils.get_environ_proxies(for_url))
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        settings = get_settings()
+        bundle = settings.requests_ca_bundle or settings.curl_ca_bundle
         if bundle:
             s.verify = bundle
     if pool_maxsize is not None:

@@ -22,7 +22,7 @@ from relay.db import Tx, transaction
 from relay.logs import get_logger
 from sync_worker import store
 from sync_worker.breaker import Permit
-from sync_worker.policy import CLAIM_LEASE_SECONDS
+from sync_worker.runtime import runtime
 
 log = get_logger(__name__)
 
@@ -109,7 +109,7 @@ def carry(tx: Tx, rows: ChangeRows, key: dict, carrier: uuid.UUID,
 
 
 def lease_end() -> datetime:
-    return datetime.fromtimestamp(time.time() + CLAIM_LEASE_SECONDS, UTC)
+    return datetime.fromtimestamp(time.time() + runtime().policy.claim_lease_s, UTC)
 
 
 def release(rows: ChangeRows, claim: Claimed, delay_s: float) -> None:

@@ -97,6 +97,7 @@ class HomeriaClient:
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> HomeriaClient:
+        kwargs.setdefault("timeout", settings.homeria_timeout)
         return cls(settings.homeria_base_url, settings.homeria_api_token,
                    settings.homeria_signing_secret, **kwargs)
 

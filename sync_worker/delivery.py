@@ -35,7 +35,6 @@ from sync_worker.claims import ChangeRows, Claimed, release
 from sync_worker.client import Synced
 from sync_worker.errors import HomeriaError, Outcome, retry_delay
 from sync_worker.payload import delivery_key
-from sync_worker.policy import MAX_TOKEN_WAIT_SECONDS
 from sync_worker.runtime import runtime
 
 log = get_logger(__name__)
@@ -53,7 +52,7 @@ def send(kind: Kind, claim: Claimed, call: Callable[[], Synced]) -> str:
     """Steps 2 and 3: wait for a rate-limit token (or give the claim back), call Homeria
     outside any transaction, feed the breaker, record. Returns what happened."""
     rt = runtime()
-    grant = rt.bucket.take(max_wait_s=MAX_TOKEN_WAIT_SECONDS)
+    grant = rt.bucket.take(max_wait_s=rt.policy.max_token_wait_s)
     if not grant.granted:
         if claim.permit.is_probe:
             rt.breaker.release_probe(str(claim.token))

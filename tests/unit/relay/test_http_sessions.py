@@ -54,14 +54,16 @@ def test_a_redirect_is_returned_not_followed():
     assert len(redirect.calls) == 1
 
 
-def test_for_url_reads_the_proxy_environment_once(monkeypatch):
+def test_for_url_reads_the_proxy_environment_once(monkeypatch, tmp_path):
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text("")
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     monkeypatch.setenv("NO_PROXY", "")
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/bundle.pem")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
     fixed = session(timeout=1, for_url="https://api.homeria.example")
     bare = session(timeout=1)
     assert fixed.proxies.get("https") == "http://proxy.internal:3128"
-    assert fixed.verify == "/etc/ssl/bundle.pem"
+    assert fixed.verify == str(bundle)
     assert bare.proxies == {} and bare.verify is True
 
 
