@@ -89,7 +89,7 @@ task_routes = {
 }
 
 imports = ("relay.tasks", "relay.deadletters.tasks", "notifications.tasks", "sync_worker.tasks",
-           "notifications.sla_tasks", "relay.privacy.tasks")
+           "notifications.sla.tasks", "relay.privacy.tasks")
 
 # Any number of beats may run; one holds the leader lease in PostgreSQL and schedules
 # (relay/beatlease.py). A beat on standby takes over within seconds of the leader's loss.
@@ -126,7 +126,7 @@ beat_schedule = {
         "kwargs": {"sample": _settings.homeria_reconcile_sample},
         "options": {"queue": Queues.HOMERIA, "expires": _settings.homeria_reconcile_seconds},
     },
-    # the 2-hour SLA: expedite, breach, predict, heartbeat (notifications/sla.py)
+    # the 2-hour SLA: expedite, breach, predict, heartbeat (notifications/sla/)
     "sla-check": {
         "task": Tasks.SLA_CHECK,
         "schedule": _settings.sla_check_seconds,

@@ -137,7 +137,7 @@ def _record(items: list, principal: Principal) -> dict:
             responses=errors(401, 403, 404, 429, 503))
 def get_order(order_id: str = Path(max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$"),
               principal: Principal = Depends(reader)):
-    from notifications.ops import order_timeline
+    from notifications.oncall import order_timeline
 
     if principal.scope == "produce" and not submissions.owns(
             principal, submissions.ORDER, order_id):
