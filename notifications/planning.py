@@ -23,6 +23,8 @@ from datetime import datetime, timedelta
 
 from notifications.models import STAGES, Customer, EventType, OrderEvent
 from notifications.policy import RetryPolicy
+from relay.backoff import NEAR
+from relay.backoff import backoff as exponential_backoff
 
 PROMOTION_PLAN: tuple[str, ...] = ("email", "push")
 
@@ -111,8 +113,8 @@ class Step:
 
 def backoff(attempt: int, policy: RetryPolicy, rng: random.Random | None = None) -> float:
     """base * 2^(attempt-1), capped, with ±20 % jitter so retries of a burst spread out."""
-    raw = min(policy.max_s, policy.base_s * 2 ** max(0, attempt - 1))
-    return raw * (0.8 + 0.4 * (rng or random).random())
+    return exponential_backoff(max(0, attempt - 1), base=policy.base_s, cap=policy.max_s,
+                               jitter=NEAR, rng=rng)
 
 
 def after_transient(*, attempts: int, active_since: datetime, now: datetime,
@@ -160,8 +162,8 @@ def after_every_channel(*, round_: int, first_created: datetime, now: datetime,
     age = (now - first_created).total_seconds()
     if age >= give_up_s:
         return Step("give_up", reason="max_age")
-    ceiling = min(policy.max_s, policy.base_s * 2 ** max(0, round_ - 1))
-    delay = (rng or random).uniform(0.0, ceiling)
+    delay = exponential_backoff(max(0, round_ - 1), base=policy.base_s, cap=policy.max_s,
+                                rng=rng)
     if retry_after is not None:
         delay = max(delay, min(max(retry_after, 0.0), policy.max_s))
     return Step("next_round", delay_s=min(delay, give_up_s - age), reason=WAITING_OUT)

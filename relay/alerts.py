@@ -17,8 +17,6 @@ and is never logged.
 from __future__ import annotations
 
 import json
-import os
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +24,9 @@ from typing import Any
 import requests
 
 from relay.db import transaction
+from relay.http_sessions import session
 from relay.logs import get_logger, scrub, scrub_value
+from relay.perprocess import PerProcess
 from relay.settings import get_settings, require_secure_url
 from relay.settings.oncall import OncallSettings
 
@@ -41,9 +41,9 @@ _MAX_FIELDS = 10            # Slack: at most 10 fields per section
 _ICONS = {"critical": ":rotating_light:", "error": ":red_circle:", "warning": ":warning:",
           "info": ":information_source:"}
 
-_session: requests.Session | None = None
-_session_pid: int | None = None
-_session_lock = threading.Lock()
+_session: PerProcess[requests.Session] = PerProcess(
+    lambda: session(timeout=TIMEOUT, for_url=get_settings().oncall_webhook_url or None),
+    lambda s: s.close())
 
 
 @dataclass(frozen=True)
@@ -199,12 +199,7 @@ def _clip(text: str, limit: int = _TEXT_LIMIT) -> str:
 
 def _client() -> requests.Session:
     """One Session per process (re-created after fork, like the DB pool)."""
-    global _session, _session_pid
-    with _session_lock:
-        if _session is None or _session_pid != os.getpid():
-            _session = requests.Session()
-            _session_pid = os.getpid()
-        return _session
+    return _session.get()
 
 
 def _post(url: str, body: dict) -> bool:

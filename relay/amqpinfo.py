@@ -8,44 +8,43 @@ error; an unreachable broker answers None, as Redis does in `brokerinfo.queue_de
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 
 from relay.logs import get_logger
+from relay.perprocess import PerProcess
 from relay.settings import get_settings
 
 log = get_logger(__name__)
 
-_lock = threading.Lock()
-_held: tuple[int, object, object] | None = None  # (pid, kombu Connection, channel)
+def _open() -> tuple[object, object]:
+    from kombu import Connection
+
+    conn = Connection(get_settings().broker, connect_timeout=2)
+    conn.ensure_connection(max_retries=0)
+    return conn, conn.channel()
+
+
+def _release(held: tuple[object, object]) -> None:
+    with contextlib.suppress(Exception):  # already broken: nothing to release
+        held[0].release()
+
+
+_held: PerProcess[tuple[object, object]] = PerProcess(_open, _release)  # (connection, channel)
+_lock = threading.Lock()   # one AMQP channel serves one call at a time
 
 
 def amqp_queue_depth(queue: str) -> int | None:
     """Ready messages in `queue` (0 if nobody declared it yet), None if unreachable."""
-    global _held
     from amqp.exceptions import NotFound
-    from kombu import Connection
 
     with _lock:
         try:
-            if _held is None or _held[0] != os.getpid():
-                conn = Connection(get_settings().broker, connect_timeout=2)
-                conn.ensure_connection(max_retries=0)
-                _held = (os.getpid(), conn, conn.channel())
-            _, _, channel = _held
+            _, channel = _held.get()
             return int(channel.queue_declare(queue=queue, passive=True).message_count)
         except NotFound:  # the broker closed the channel; no worker declared it yet
-            _drop()
+            _held.reset()
             return 0
         except Exception as exc:
             log.warning("amqp.queue_depth_failed", queue=queue, error=repr(exc))
-            _drop()
+            _held.reset()
             return None
-
-
-def _drop() -> None:
-    global _held
-    if _held is not None and _held[0] == os.getpid():
-        with contextlib.suppress(Exception):  # already broken: nothing to release
-            _held[1].release()
-    _held = None

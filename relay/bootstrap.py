@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Callable
 
 FEATURE_MODULES: tuple[str, ...] = ("relay.deadletters", "relay.canary",
-                                    "notifications.oncall", "sync_worker.ops",
+                                    "notifications.oncall", "sync_worker.oncall",
                                     "notifications.sla.status", "relay.watchdog",
                                     "relay.beatlease")
 

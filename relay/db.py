@@ -1,8 +1,8 @@
 """PostgreSQL access: one psycopg 3 connection pool per process, and transactions with
 after-commit hooks.
 
-The pool is created lazily and re-created after a fork (Celery's prefork pool forks
-after import; a pool inherited across fork would share sockets between processes).
+The pool is created lazily and re-created after a fork (`relay.perprocess`: Celery's
+prefork pool forks after import; a pool inherited across fork would share sockets).
 
 `transaction()` yields a `Tx`; work registered with `tx.after_commit(fn)` runs only once
 the transaction has committed. That is how producers publish to Redis: never before the
@@ -11,8 +11,6 @@ row is durable (Warehouse's after-commit hook, Saleor's outbox).
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,6 +24,7 @@ from psycopg.types.datetime import TimestamptzLoader
 from psycopg_pool import ConnectionPool
 
 from relay.logs import get_logger
+from relay.perprocess import PerProcess
 from relay.settings import get_settings
 
 log = get_logger(__name__)
@@ -45,9 +44,6 @@ class _InfinityAwareTimestamptzLoader(TimestamptzLoader):
 
 psycopg.adapters.register_loader("timestamptz", _InfinityAwareTimestamptzLoader)
 
-_pool: ConnectionPool | None = None
-_pool_pid: int | None = None
-_pool_lock = threading.Lock()
 
 # A connection that sat in the pool longer than this is checked (one round trip) before it
 # is handed out: after a PostgreSQL restart every pooled connection is dead, and without the
@@ -80,45 +76,31 @@ def _check_if_idle(conn: psycopg.Connection) -> None:
         ConnectionPool.check_connection(conn)  # raises on a dead one: the pool replaces it
 
 
+def _open_pool() -> ConnectionPool:
+    settings = get_settings()
+    return _Pool(
+        settings.database_url,
+        min_size=1,
+        max_size=settings.db_pool_max,
+        kwargs={"row_factory": dict_row, "application_name": "relay"},
+        configure=_configure,
+        check=_check_if_idle,
+        # PostgreSQL down: fail within this, not the pool's default 30 s
+        timeout=settings.db_pool_timeout_seconds,
+        open=True,
+        name="relay",
+    )
+
+
+_pool: PerProcess[ConnectionPool] = PerProcess(_open_pool, lambda pool: pool.close())
+
+
 def get_pool() -> ConnectionPool:
-    global _pool, _pool_pid
-    if _pool is not None and _pool_pid == os.getpid():
-        return _pool
-    with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid():
-            settings = get_settings()
-            _pool = _Pool(
-                settings.database_url,
-                min_size=1,
-                max_size=settings.db_pool_max,
-                kwargs={"row_factory": dict_row, "application_name": "relay"},
-                configure=_configure,
-                check=_check_if_idle,
-                # PostgreSQL down: fail within this, not the pool's default 30 s
-                timeout=settings.db_pool_timeout_seconds,
-                open=True,
-                name="relay",
-            )
-            _pool_pid = os.getpid()
-    return _pool
-
-
-def _after_fork_in_child() -> None:
-    """A fork from a threaded process (the API's bulk intake forks from a request thread)
-    copies this lock in whatever state another thread left it; the child needs its own."""
-    global _pool_lock
-    _pool_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
+    return _pool.get()
 
 
 def close_pool() -> None:
-    global _pool, _pool_pid
-    with _pool_lock:
-        if _pool is not None and _pool_pid == os.getpid():
-            _pool.close()
-        _pool, _pool_pid = None, None
+    _pool.reset()
 
 
 @contextmanager

@@ -65,12 +65,16 @@ def _make_baseline():
     @app.task(name="bench.baseline_post", ignore_result=True)
     def baseline_post(change: dict) -> int:
         from sync_worker.client import HomeriaClient
+        from sync_worker.errors import HomeriaError
         from sync_worker.payload import EmailChangePayload
 
         if state.get("pid") != os.getpid():
             state.update(pid=os.getpid(), client=HomeriaClient(
                 os.environ["HOMERIA_BASE_URL"], TOKEN, SECRET))
-        return state["client"].send_change(EmailChangePayload(**change)).status_code or 0
+        try:
+            return state["client"].send_change(EmailChangePayload(**change)).status_code
+        except HomeriaError as failure:
+            return failure.status_code or 0
 
     return app, baseline_post
 

@@ -1,9 +1,11 @@
 """Homeria response → outcome, and the retry policy: one place for each decision.
 
 `classify_response` mirrors the response table of docs/contracts/homeria.md row by row;
-`classify_exception` covers what never became a response (timeouts, resets). Callers act
-on the `Outcome` and never look at status codes themselves, so a contract change touches
-this module only.
+`classify_exception` covers what never became a response (timeouts, resets). The client
+returns what Homeria applied and raises the rest as a typed `HomeriaError` (auth,
+unavailable, rejected) carrying its classification — the idiom the notification channels
+follow too (`Accepted`, or a `ChannelError`). Callers act on the `Outcome` and never look
+at status codes themselves, so a contract change touches this module only.
 
 Why the odd rows are where they are:
 - 401/403 is AUTH, not PERMANENT: bad credentials, clock or signing are relay's fault, not
@@ -16,18 +18,18 @@ Why the odd rows are where they are:
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 import requests
 
+from relay.backoff import backoff
 from relay.errors import RelayError
+from relay.retry_after import retry_after_in
 
 
 class Outcome(StrEnum):
@@ -41,27 +43,8 @@ class Outcome(StrEnum):
 AUTH_ERRORS = frozenset({"unauthorized", "bad_signature", "stale_timestamp"})
 
 
-class OutcomeFlags:
-    """Questions about an `outcome` attribute, shared by Classification and the client's
-    SendResult."""
-
-    outcome: Outcome
-
-    @property
-    def synced(self) -> bool:
-        return self.outcome is Outcome.SYNCED
-
-    @property
-    def dead_letter(self) -> bool:
-        return self.outcome is Outcome.PERMANENT
-
-    @property
-    def opens_breaker(self) -> bool:
-        return self.outcome is Outcome.AUTH
-
-
 @dataclass(frozen=True)
-class Classification(OutcomeFlags):
+class Classification:
     """What a response (or a failure to get one) means for the change.
 
     `reason` is a stable code for metrics and the dead-letter table; `detail` is Homeria's
@@ -73,10 +56,6 @@ class Classification(OutcomeFlags):
     retry_after: float | None = None
     detail: str | None = None
     customer_ref: str | None = None
-
-    @property
-    def retryable(self) -> bool:
-        return self.outcome in {Outcome.TRANSIENT, Outcome.RATE_LIMITED, Outcome.AUTH}
 
 
 def _error_code(body: Any) -> str | None:
@@ -108,9 +87,8 @@ def classify_response(status: int, body: Any = None, headers: Mapping[str, str] 
     if status == 409:
         return Classification(Outcome.PERMANENT, "email_in_use", detail=error)
     if status == 429:
-        value = _header(headers, "Retry-After")
         return Classification(Outcome.RATE_LIMITED, "rate_limited",
-                              retry_after=parse_retry_after(value, now), detail=error)
+                              retry_after=retry_after_in(headers, now), detail=error)
     if status >= 500:
         return Classification(Outcome.TRANSIENT, "server_error", detail=error)
     return Classification(Outcome.TRANSIENT, "unexpected_status", detail=error)
@@ -125,52 +103,6 @@ def classify_exception(exc: BaseException) -> Classification:
     if isinstance(exc, requests.ConnectionError):
         return Classification(Outcome.TRANSIENT, "connection_error")
     return Classification(Outcome.TRANSIENT, "request_error")
-
-
-def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
-    if not headers:
-        return None
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP-date; None if absent/bad.
-
-    A date in the past means "now" (0.0), not an error.
-    """
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = None
-    if seconds is not None:
-        return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def backoff_delay(attempt: int, base: float = 2.0, cap: float = 600.0,
-                  rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter: uniform(0, min(cap, base * 2**attempt)).
-
-    Full jitter (not "equal" or none) spreads a herd of workers that failed together, so a
-    recovering Homeria is not hit by synchronized waves. `attempt` counts earlier failures
-    from 0.
-    """
-    if attempt < 0:
-        raise ValueError("attempt must be >= 0")
-    ceiling = min(cap, base * 2 ** min(attempt, 64))
-    return (rng or random).uniform(0, ceiling)
 
 
 class HasOutcome(Protocol):
@@ -191,17 +123,37 @@ def retry_delay(result: HasOutcome, attempt: int, base: float = 2.0, cap: float 
         return None
     if result.outcome is Outcome.RATE_LIMITED and result.retry_after is not None:
         return result.retry_after + (rng or random).uniform(0, 1.0)
-    return backoff_delay(attempt, base=base, cap=cap, rng=rng)
+    return backoff(attempt, base=base, cap=cap, rng=rng)
 
 
 class HomeriaError(RelayError):
-    """Raised by the client's read calls (`get_customer`); carries the classification."""
+    """Everything but an applied change, as the client raises it: the classification (what
+    the answer means), the HTTP status (None: no answer) and how long the call took (the
+    service records both in the attempt's history and the latency metric)."""
 
-    def __init__(self, classification: Classification, status_code: int | None = None) -> None:
+    def __init__(self, classification: Classification, status_code: int | None = None,
+                 latency_ms: float = 0.0) -> None:
         self.classification = classification
         self.status_code = status_code
+        self.latency_ms = latency_ms
         super().__init__(f"homeria {classification.outcome}: {classification.reason}"
                          + (f" (HTTP {status_code})" if status_code else ""))
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.classification.outcome
+
+    @property
+    def reason(self) -> str:
+        return self.classification.reason
+
+    @property
+    def retry_after(self) -> float | None:
+        return self.classification.retry_after
+
+    @property
+    def detail(self) -> str | None:
+        return self.classification.detail
 
 
 class HomeriaAuthError(HomeriaError):
@@ -216,7 +168,8 @@ class HomeriaRejected(HomeriaError):
     """Permanent: Homeria refused the request as such."""
 
 
-def error_for(classification: Classification, status_code: int | None = None) -> HomeriaError:
+def error_for(classification: Classification, status_code: int | None = None,
+              latency_ms: float = 0.0) -> HomeriaError:
     kind = {Outcome.AUTH: HomeriaAuthError, Outcome.PERMANENT: HomeriaRejected}.get(
         classification.outcome, HomeriaUnavailable)
-    return kind(classification, status_code)
+    return kind(classification, status_code, latency_ms)

@@ -93,6 +93,15 @@ def queue(tx: Tx, key: dict) -> list[dict]:
             ORDER BY q.seq""", key).fetchall()
 
 
+def supersede(tx: Tx, carrier: uuid.UUID, carried: list[uuid.UUID]) -> None:
+    """`carried` are done: sent as part of `carrier`'s batch."""
+    tx.execute(
+        """UPDATE profile_changes SET state = 'superseded', carried_by = %s,
+                  finished_at = clock_timestamp(), claim_token = NULL,
+                  claimed_until = NULL, updated_at = clock_timestamp()
+           WHERE id = ANY(%s)""", (carrier, carried))
+
+
 def update(tx: Tx, change_id: uuid.UUID, **fields) -> None:
     values = {k: Jsonb(v) if k in {"sent_changes", "changes"} and v is not None else v
               for k, v in fields.items()}

@@ -16,6 +16,10 @@ the HTTP call:
    retry later, following `errors.py`'s outcome; a finished change hands the customer's
    slot to the next pending change.
 
+The careful claim (`claims.py`), steps 2 and 3 and replays (`delivery.py`) are shared
+with profile changes; what is the email sync's own is here: the one-statement claim and
+outcome of the common case, and which changes a batch coalesces.
+
 A batch is frozen once claimed: retries and dead-letter replays resend exactly the same
 body (Homeria answers 422 to a key reused with a new body). Retries reuse the key of the
 change's delivery generation — a sent-but-unanswered request may already have been
@@ -25,26 +29,19 @@ to the next generation's key (`replay`, `payload.delivery_key`).
 
 from __future__ import annotations
 
-import random
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from relay import alerts, attempts, deadletters, metrics, outbox
-from relay.db import transaction
-from relay.errors import NotFound
-from relay.logs import get_logger
-from sync_worker import profile_store, store
+from relay import metrics
+from relay.db import Tx
+from sync_worker import claims, delivery, profile_store, store
 from sync_worker.breaker import Permit
-from sync_worker.client import SendResult
-from sync_worker.errors import Outcome, retry_delay
-from sync_worker.payload import EmailChangePayload, delivery_key
+from sync_worker.claims import Claimed, lease_end
+from sync_worker.client import Synced
+from sync_worker.delivery import Result
+from sync_worker.payload import EmailChangePayload
 from sync_worker.runtime import runtime
-
-log = get_logger(__name__)
-
-EARLY_TOLERANCE_S = 1.0   # a message this early is rescheduled; earlier ones are stale
 
 
 @dataclass(frozen=True)
@@ -55,6 +52,10 @@ class Claim:
     payload: EmailChangePayload
     carried: tuple[uuid.UUID, ...]
     permit: Permit
+
+    @property
+    def idempotency_key(self) -> str:
+        return str(self.payload.idempotency_key)
 
 
 def deliver(change_id: uuid.UUID) -> str:
@@ -70,30 +71,11 @@ def deliver(change_id: uuid.UUID) -> str:
             if permit.is_probe:
                 rt.breaker.release_probe(str(token))
             return claim
-    grant = rt.bucket.take(max_wait_s=rt.policy.max_token_wait_s)
-    if not grant.granted:
-        if claim.permit.is_probe:
-            rt.breaker.release_probe(str(token))
-        release(claim, grant.wait_s + random.uniform(0, 0.2))
-        return "rate_limited_locally"
-    if grant.wait_s:
-        time.sleep(grant.wait_s)
-    started = datetime.now(UTC)
-    result = rt.client.send_change(claim.payload)
-    opened = _update_breaker(result, claim.permit)
-    outcome = record(claim, result, started)
-    if opened and result.outcome is Outcome.AUTH:
-        alerts.alert("homeria.auth", "Homeria rejects relay's credentials",
-                     f"Homeria answered {result.status_code} ({result.reason}) to an email "
-                     "change. The breaker is open; changes wait (none are dead-lettered). "
-                     "Check HOMERIA_API_TOKEN / HOMERIA_SIGNING_SECRET and the clock.",
-                     severity="critical",
-                     fields={"status_code": result.status_code, "reason": result.reason})
-    return outcome
+    return delivery.send(KIND, claim, lambda: rt.client.send_change(claim.payload))
 
 
 def _fast_claim(change_id: uuid.UUID, token: uuid.UUID, permit: Permit) -> Claim | None:
-    row = store.fast_claim(change_id, token, _now(), _lease_end())
+    row = store.fast_claim(change_id, token, datetime.now(UTC), lease_end())
     if row is None:
         return None
     return Claim(change_id, token, store.key_of(row), _payload(row, row["sent_current_email"]),
@@ -108,38 +90,16 @@ def _payload(carrier: dict, sent_current: str) -> EmailChangePayload:
 
 
 def claim_change(change_id: uuid.UUID, gate, token: uuid.UUID | None = None) -> Claim | str:
-    """Step 1, the careful way (under the customer's lock): works out why a change cannot
-    be claimed, repairs, defers, or coalesces. `gate()` -> Permit is the breaker, asked
-    only for sendable changes."""
-    with transaction() as tx:
-        slot = store.lock_customer_of(tx, change_id)
-        if slot is None:
-            return "unknown"
-        key = store.key_of(slot)
-        changes = store.open_changes(tx, key)
-        index = next((i for i, c in enumerate(changes) if c["id"] == change_id), None)
-        if index is None:
-            return "finished"
-        me = changes[index]
-        if slot["active_change"] != change_id:
-            return _not_active(tx, key, slot["active_change"], changes)
-        if me["claimed_until"] is not None and me["claimed_until"] > datetime.now(UTC):
-            return "busy"
-        due_in = float(me["due_in_s"] or 0)
-        if due_in > 0:
-            if due_in > EARLY_TOLERANCE_S:
-                return "stale"
-            outbox.retry_in(tx, change_id, due_in, reason="early")
-            return "early"
-        permit = gate()
-        if not permit.allowed:
-            wait = permit.wait_s + random.uniform(0, 0.5)
-            outbox.retry_in(tx, change_id, wait, reason=f"breaker_{permit.state}")
-            return "breaker_open"
-        return _freeze(tx, key, changes, index, permit, token or uuid.uuid4())
+    """Step 1, the careful way (`claims.claim`, under the customer's lock): works out why
+    a change cannot be claimed, repairs, defers, or coalesces."""
+    token = token or uuid.uuid4()
+    return claims.claim(
+        store, change_id, gate, queue=store.open_changes, not_active=_not_active,
+        freeze=lambda tx, key, changes, index, permit: _freeze(tx, key, changes, index,
+                                                               permit, token))
 
 
-def _not_active(tx, key: dict, active: uuid.UUID | None, changes: list[dict]) -> str:
+def _not_active(tx: Tx, key: dict, active: uuid.UUID | None, changes: list[dict]) -> str:
     """A message for a waiting change: leave it parked. Repairs a lost slot pointer (the
     slot may also hold a profile change: they share the customer's order)."""
     if active is None or (all(c["id"] != active for c in changes)
@@ -149,7 +109,7 @@ def _not_active(tx, key: dict, active: uuid.UUID | None, changes: list[dict]) ->
     return "waiting"
 
 
-def _freeze(tx, key: dict, changes: list[dict], index: int, permit: Permit,
+def _freeze(tx: Tx, key: dict, changes: list[dict], index: int, permit: Permit,
             token: uuid.UUID) -> Claim:
     me = changes[index]
     batch = [me]
@@ -165,143 +125,40 @@ def _freeze(tx, key: dict, changes: list[dict], index: int, permit: Permit,
     carrier, carried = batch[-1], [c["id"] for c in batch[:-1]]
     sent_current = me["sent_current_email"] or me["current_email"]
     store.update(tx, carrier["id"], state="in_flight", sent_current_email=sent_current,
-                 claim_token=token, claimed_until=_lease_end(),
+                 claim_token=token, claimed_until=lease_end(),
                  carried_count=carrier["carried_count"] + len(carried))
     if carried:
-        tx.execute(
-            """UPDATE email_changes SET state = 'superseded', carried_by = %s,
-                      finished_at = clock_timestamp(), claim_token = NULL,
-                      claimed_until = NULL, updated_at = clock_timestamp()
-               WHERE id = ANY(%s)""", (carrier["id"], carried))
-        for cid in carried:
-            outbox.complete(tx, cid)
-        store.set_active(tx, key, carrier["id"])
-        outbox.wake(tx, carrier["id"])  # its row is now the one in flight
-        log.info("email_change.coalesced", carrier=str(carrier["id"]), carried=len(carried))
+        claims.carry(tx, store, key, carrier["id"], carried)
     return Claim(carrier["id"], token, key, _payload(carrier, sent_current), tuple(carried),
                  permit)
 
 
-def _lease_end() -> datetime:
-    return datetime.fromtimestamp(time.time() + runtime().policy.claim_lease_s, UTC)
-
-
 def release(claim: Claim, delay_s: float) -> None:
     """Give a claim back unsent (no rate-limit token): try again after `delay_s`."""
-    with transaction() as tx:
-        store.lock_customer(tx, claim.key).fetchone()
-        row = store.get(tx.conn, claim.change_id)
-        if row is None or row["claim_token"] != claim.token:
-            return
-        store.update(tx, claim.change_id, claim_token=None, claimed_until=None)
-        outbox.retry_in(tx, claim.change_id, delay_s, reason="rate_limit")
+    claims.release(store, claim, delay_s)
 
 
-def _update_breaker(result: SendResult, permit: Permit) -> bool:
-    """Feed the shared breaker; True if this result opened it."""
-    breaker = runtime().breaker
-    if result.outcome in {Outcome.SYNCED, Outcome.PERMANENT}:
-        if not permit.clean:
-            breaker.record_success()
-    elif result.outcome is Outcome.AUTH:
-        return breaker.record_failure(result.reason, force_open=True)
-    elif result.outcome is Outcome.TRANSIENT:
-        return breaker.record_failure(result.reason, probe=permit.is_probe)
-    elif permit.is_probe:  # a 429 still proves Homeria answers
-        breaker.record_success()
-    return False
+def record(claim: Claim, result: Result, started: datetime) -> str:
+    """Step 3: record the attempt and act on its outcome (`delivery.record`)."""
+    return delivery.record(KIND, claim, result, started)
 
 
-def record(claim: Claim, result: SendResult, started: datetime) -> str:
-    """Step 3: record the attempt and act on its outcome, under the customer's lock."""
-    policy = runtime().policy
-    metrics.homeria_requests_total.labels(str(result.outcome), result.reason).inc()
-    metrics.homeria_latency_seconds.observe(result.latency_ms / 1000)
-    if result.outcome is Outcome.SYNCED:
-        return _synced(claim, result, started)
-    with transaction(pipeline=True) as tx:
-        store.lock_customer(tx, claim.key)
-        attempts.record(tx.conn, kind=store.KIND, entity_id=claim.change_id,
-                        started_at=started, outcome=str(result.outcome),
-                        latency_ms=round(result.latency_ms, 2), status_code=result.status_code,
-                        detail=result.reason,
-                        idempotency_key=str(claim.payload.idempotency_key))
-        row = store.get(tx.conn, claim.change_id)
-        if row["claim_token"] != claim.token:
-            return "claim_lost"  # another worker re-claimed it after our lease ran out
-        last = {"claim_token": None, "claimed_until": None, "last_outcome": result.reason,
-                "last_status_code": result.status_code}
-        if result.outcome is Outcome.PERMANENT:
-            return _dead(tx, claim, row, result.reason, result, last)
-        if result.outcome is Outcome.AUTH:
-            store.update(tx, claim.change_id, **last)
-            wait = policy.breaker_cooldown_s + random.uniform(0, 1.0)
-            return f"auth_retry_{outbox.retry_in(tx, claim.change_id, wait, 'auth')}"
-        first_failure = row["first_failure_at"] or _now()
-        if (_now() - first_failure).total_seconds() >= policy.give_up_s:
-            return _dead(tx, claim, row, "max_age", result, last)
-        delay = retry_delay(result, row["failures"], base=policy.retry_base_s,
-                            cap=policy.retry_max_s)
-        store.update(tx, claim.change_id, failures=row["failures"] + 1,
-                     first_failure_at=first_failure, **last)
-        how = outbox.retry_in(tx, claim.change_id, delay, reason=result.reason)
-        log.info("email_change.retry", change_id=str(claim.change_id), reason=result.reason,
-                 status_code=result.status_code, delay_s=round(delay, 3), how=how)
-        return f"retry_{how}"
-
-
-def _synced(claim: Claim, result: SendResult, started: datetime) -> str:
+def _synced(claim: Claimed, result: Synced, started: datetime) -> str:
     """The common outcome, in one statement (store.finish_synced): it is most of the
     worker's database time, so it does not go statement by statement like the rare ones."""
     done = store.finish_synced(claim.change_id, claim.token, customer_ref=result.customer_ref,
                                reason=result.reason, status_code=result.status_code,
                                started_at=started, latency_ms=round(result.latency_ms, 2),
-                               idempotency_key=claim.payload.idempotency_key)
+                               idempotency_key=claim.idempotency_key)
     if done["outcome"] == "synced":
         metrics.email_change_sync_seconds.observe(float(done["age_s"]))
     return done["outcome"]
 
 
-def _dead(tx, claim: Claim, row: dict, reason: str, result: SendResult, last: dict) -> str:
-    store.update(tx, claim.change_id, state="dead", finished_at=_now(), **last)
-    outbox.complete(tx, claim.change_id)
-    deadletters.record(tx, kind=store.KIND, entity_id=claim.change_id, reason=reason,
-                       status_code=result.status_code, error=result.detail or result.reason,
-                       attempts=attempts.count(tx.conn, claim.change_id),
-                       brand=row["brand"], country=row["country"])
-    store.advance(tx, claim.key)
-    return "dead"
+KIND = delivery.Kind(store, _synced)
 
 
-def replay(tx, change_id: uuid.UUID) -> None:
-    """Dead-letter replayer: the change is pending again and waits its turn per customer.
-
-    Its frozen body is kept. Its key: if Homeria answered the current key with a permanent
-    error, it keeps that answer for 30 days, so the change moves to the next delivery
-    generation (a fresh key, derived from the change). Otherwise — it gave up after
-    transient failures, timeouts or lost answers — the key is kept: if one of those
-    requests was applied, Homeria answers the kept 200 and applies nothing twice.
-    """
-    slot = store.lock_customer_of(tx, change_id)
-    row = store.get(tx.conn, change_id)
-    if slot is None or row is None:
-        raise NotFound(f"email change {change_id} does not exist")
-    if row["state"] != "dead":
-        return
-    key = delivery_key(change_id, row["delivery"])
-    spent = store.key_holds_permanent_answer(tx, change_id, key)
-    store.update(tx, change_id, state="pending", finished_at=None, claim_token=None,
-                 claimed_until=None, failures=0, first_failure_at=None,
-                 delivery=row["delivery"] + 1 if spent else row["delivery"])
-    log.info("email_change.replayed", change_id=str(change_id),
-             delivery=row["delivery"] + 1 if spent else row["delivery"], new_key=spent)
-    if not outbox.reopen(tx, change_id):
-        raise NotFound(f"email change {change_id} has no outbox row to reopen")
-    if slot["active_change"] is None:
-        store.set_active(tx, store.key_of(slot), change_id)
-    else:
-        outbox.park_until(tx, change_id, None, "waiting")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+def replay(tx: Tx, change_id: uuid.UUID) -> None:
+    """Dead-letter replayer (`delivery.replay`): pending again, in the customer's order;
+    a fresh key only if Homeria keeps a permanent answer for the old one."""
+    delivery.replay(store, tx, change_id)

@@ -136,6 +136,15 @@ def key_holds_permanent_answer(tx: Tx, change_id: uuid.UUID, key: uuid.UUID) -> 
         {"id": change_id, "key": str(key)}).fetchone()["spent"]
 
 
+def supersede(tx: Tx, carrier: uuid.UUID, carried: list[uuid.UUID]) -> None:
+    """`carried` are done: sent as part of `carrier`'s batch."""
+    tx.execute(
+        """UPDATE email_changes SET state = 'superseded', carried_by = %s,
+                  finished_at = clock_timestamp(), claim_token = NULL,
+                  claimed_until = NULL, updated_at = clock_timestamp()
+           WHERE id = ANY(%s)""", (carrier, carried))
+
+
 def update(tx: Tx, change_id: uuid.UUID, **fields) -> None:
     sets = ", ".join(f"{name} = %({name})s" for name in fields)
     tx.execute(f"UPDATE email_changes SET {sets}, updated_at = clock_timestamp()"

@@ -23,18 +23,18 @@ _QUIET = {"busy", "finished", "waiting", "stale", "early"}
 @relay_task(Tasks.DELIVER_EMAIL_CHANGE, queue=Queues.HOMERIA)
 def deliver_email_change(change_id: str) -> str:
     """Send one email change (or the batch it heads) to Homeria."""
-    result = service.deliver(uuid.UUID(change_id))
-    (log.debug if result in _QUIET else log.info)(
-        "email_change.delivery", change_id=change_id, result=result)
-    return result
+    return _logged("email_change", change_id, service.deliver(uuid.UUID(change_id)))
 
 
 @relay_task(Tasks.DELIVER_PROFILE_CHANGE, queue=Queues.HOMERIA)
 def deliver_profile_change(change_id: str) -> str:
     """Send one profile change (or the merged run it heads) to Homeria."""
-    result = profile_service.deliver(uuid.UUID(change_id))
+    return _logged("profile_change", change_id, profile_service.deliver(uuid.UUID(change_id)))
+
+
+def _logged(kind: str, change_id: str, result: str) -> str:
     (log.debug if result in _QUIET else log.info)(
-        "profile_change.delivery", change_id=change_id, result=result)
+        f"{kind}.delivery", change_id=change_id, result=result)
     return result
 
 

@@ -14,21 +14,23 @@ alone:
   device token is dead and must be removed from the customer's record.
 
 Each channel keeps its status → outcome table in one `classify_*` function, next to its
-client, so the table can be read against the provider's documentation in one place.
+client, so the table can be read against the provider's documentation in one place. The
+Homeria client follows the same idiom (`Synced`, or a raised `HomeriaError`): an adapter
+returns what it achieved and raises a typed failure; one function per domain decides
+what the failure does (`notifications.service`, `sync_worker.delivery.record`).
 """
 
 from __future__ import annotations
 
-import os
-import threading
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from collections.abc import Callable
 from typing import ClassVar, Protocol, runtime_checkable
 
 import requests
 
 from notifications.payloads import Accepted, ChannelMessage
 from relay.errors import RelayError
+from relay.http_sessions import session
+from relay.perprocess import PerProcess
 
 
 class ChannelError(RelayError):
@@ -79,42 +81,15 @@ class Channel(Protocol):
 
 DEFAULT_TIMEOUT = (3.05, 10.0)  # (connect, read) seconds for the HTTP providers
 
-_session_lock = threading.Lock()
-_session: requests.Session | None = None
-_session_pid: int | None = None
+# Auth is passed per request, never stored on the session, so the channels can share it.
+# No `for_url`: the environment is not read for the providers (no proxy/netrc surprises).
+_session: PerProcess[requests.Session] = PerProcess(
+    lambda: session(timeout=DEFAULT_TIMEOUT), lambda s: s.close())
 
 
 def shared_session() -> requests.Session:
-    """One `requests.Session` per process (pooled keep-alive connections).
-
-    Re-created after a fork, so Celery's prefork children never share a parent's sockets.
-    Auth is passed per request, never stored on the session, so clients can share it.
-    """
-    global _session, _session_pid
-    with _session_lock:
-        if _session is None or _session_pid != os.getpid():
-            session = requests.Session()
-            session.trust_env = False  # no proxy/netrc surprises from the environment
-            _session, _session_pid = session, os.getpid()
-        return _session
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds (delta-seconds or an HTTP date); None when absent/garbled."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    """One session per process for the HTTP channels (pooled keep-alive connections)."""
+    return _session.get()
 
 
 def http_transport_error(channel: str, exc: requests.RequestException) -> ChannelError:
@@ -133,9 +108,19 @@ def http_transport_error(channel: str, exc: requests.RequestException) -> Channe
     return ChannelConfigError(channel, "request_error", type(exc).__name__)
 
 
-def json_or_none(response: requests.Response) -> dict | None:
+def post_to_provider(channel: str, session: requests.Session, url: str,
+                     classify: Callable[[requests.Response], Accepted | ChannelError],
+                     on_failure: Callable[[ChannelError], object], **request) -> Accepted:
+    """One HTTP provider call: `Accepted`, or the channel error raised (after `on_failure`
+    logged it). The status → outcome table is the channel's `classify`."""
     try:
-        doc = response.json()
-    except ValueError:
-        return None
-    return doc if isinstance(doc, dict) else None
+        response = session.post(url, **request)
+    except requests.RequestException as exc:
+        error = http_transport_error(channel, exc)
+    else:
+        outcome = classify(response)
+        if not isinstance(outcome, ChannelError):
+            return outcome
+        error = outcome
+    on_failure(error)
+    raise error

@@ -19,13 +19,13 @@ from notifications.channels.base import (
     ChannelError,
     PermanentChannelError,
     TransientChannelError,
-    http_transport_error,
-    json_or_none,
-    parse_retry_after,
+    post_to_provider,
     shared_session,
 )
 from notifications.payloads import Accepted, PushMessage
+from relay.http_sessions import json_or_none
 from relay.logs import get_logger
+from relay.retry_after import retry_after_in
 from relay.settings import require_secure_url
 
 log = get_logger(__name__)
@@ -72,8 +72,7 @@ def classify_push_response(response: requests.Response) -> Accepted | ChannelErr
     if status == 429 or status >= 500:
         reason = "rate_limited" if status == 429 else "provider_error"
         return TransientChannelError(CHANNEL, reason, detail, status=status,
-                                     retry_after=parse_retry_after(
-                                         response.headers.get("Retry-After")))
+                                     retry_after=retry_after_in(response.headers))
     if status == 404 or 300 <= status < 400:
         # 404 without UNREGISTERED: wrong project or URL. A redirect we refuse to follow.
         return ChannelConfigError(CHANNEL, f"http_{status}", detail, status=status)
@@ -106,17 +105,10 @@ class PushChannel:
             "notification": {"title": message.title, "body": message.body},
             "data": {**message.data, "notification_id": message.notification_id},
         }}
-        try:
-            response = self.session.post(self.url, json=body, headers=self._headers,
-                                         timeout=self.timeout, allow_redirects=False)
-        except requests.RequestException as exc:
-            error = http_transport_error(CHANNEL, exc)
-            self._log_failure(message, error)
-            raise error from None
-        outcome = classify_push_response(response)
-        if isinstance(outcome, ChannelError):
-            self._log_failure(message, outcome)
-            raise outcome
+        outcome = post_to_provider(
+            CHANNEL, self.session, self.url, classify_push_response,
+            lambda error: self._log_failure(message, error),
+            json=body, headers=self._headers, timeout=self.timeout, allow_redirects=False)
         log.info("push.accepted", notification_id=message.notification_id,
                  provider_message_id=outcome.provider_message_id)
         return outcome

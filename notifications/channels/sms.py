@@ -17,13 +17,13 @@ from notifications.channels.base import (
     ChannelError,
     PermanentChannelError,
     TransientChannelError,
-    http_transport_error,
-    json_or_none,
-    parse_retry_after,
+    post_to_provider,
     shared_session,
 )
 from notifications.payloads import Accepted, SmsMessage
+from relay.http_sessions import json_or_none
 from relay.logs import get_logger, mask_phone
+from relay.retry_after import retry_after_in
 from relay.settings import require_secure_url
 
 log = get_logger(__name__)
@@ -58,7 +58,7 @@ def classify_sms_response(response: requests.Response) -> Accepted | ChannelErro
                         status=status)
     code = doc.get("code") if isinstance(doc.get("code"), int) else None
     detail = f"twilio code {code}" if code else ""
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    retry_after = retry_after_in(response.headers)
     if status in (401, 403) or code in CONFIG_CODES:
         reason = CONFIG_CODES.get(code, "auth_failed") if code else "auth_failed"
         return ChannelConfigError(CHANNEL, reason, detail, status=status)
@@ -96,17 +96,10 @@ class SmsChannel:
 
     def send(self, message: SmsMessage) -> Accepted:
         form = {"To": message.to, "From": self.from_number, "Body": message.body}
-        try:
-            response = self.session.post(self.url, data=form, auth=self._auth,
-                                         timeout=self.timeout, allow_redirects=False)
-        except requests.RequestException as exc:
-            error = http_transport_error(CHANNEL, exc)
-            self._log_failure(message, error)
-            raise error from None
-        outcome = classify_sms_response(response)
-        if isinstance(outcome, ChannelError):
-            self._log_failure(message, outcome)
-            raise outcome
+        outcome = post_to_provider(
+            CHANNEL, self.session, self.url, classify_sms_response,
+            lambda error: self._log_failure(message, error),
+            data=form, auth=self._auth, timeout=self.timeout, allow_redirects=False)
         log.info("sms.accepted", notification_id=message.notification_id,
                  to=mask_phone(message.to), provider_message_id=outcome.provider_message_id)
         return outcome

@@ -10,34 +10,32 @@ so a dead Redis costs no request more than one short timeout.
 from __future__ import annotations
 
 import math
-import os
-import threading
 import time
 
 import redis
 
+from relay.perprocess import PerProcess
 from relay.settings import get_settings
 from sync_worker.ratelimit import TokenBucket
 
 KEY_PREFIX = "relay:api:ratelimit:"
 SKIP_AFTER_FAILURE_S = 5.0
 
-_client: redis.Redis | None = None
-_pid: int | None = None
-_lock = threading.Lock()
 _buckets: dict[str, TokenBucket] = {}
 _skip_until = 0.0
 
 
+def _connect() -> redis.Redis:
+    _buckets.clear()   # a forked child's buckets hold its parent's client
+    return redis.Redis.from_url(get_settings().redis_url, socket_timeout=0.25,
+                                socket_connect_timeout=0.25)
+
+
+_client: PerProcess[redis.Redis] = PerProcess(_connect)
+
+
 def _redis() -> redis.Redis:
-    global _client, _pid
-    with _lock:
-        if _client is None or _pid != os.getpid():
-            _client = redis.Redis.from_url(get_settings().redis_url, socket_timeout=0.25,
-                                           socket_connect_timeout=0.25)
-            _pid = os.getpid()
-            _buckets.clear()
-        return _client
+    return _client.get()
 
 
 def retry_after(key_name: str) -> int | None:

@@ -72,7 +72,7 @@ def _enqueue(credentials, kind: str, raw: bytes, idempotency_key: str | None):
             summary="One profile change: state, carrier, fields set (never their values)",
             responses=errors(401, 403, 404, 422, 429, 503))
 def get_profile_change(change_id: uuid.UUID, principal: Principal = Depends(reader)):
-    from sync_worker.profile_ops import change_details
+    from sync_worker.oncall import profile_change_details as change_details
 
     if principal.scope == "produce" and not submissions.owns(
             principal, PROFILE_CHANGE, str(change_id)):

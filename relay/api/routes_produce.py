@@ -71,7 +71,7 @@ def _enqueue(credentials, kind: str, raw: bytes, idempotency_key: str | None):
 @router.get("/email-changes/{change_id}", summary="One email change: state, carrier, attempts",
             responses=errors(401, 403, 404, 422, 429, 503))
 def get_email_change(change_id: uuid.UUID, principal: Principal = Depends(reader)):
-    from sync_worker.ops import change_details
+    from sync_worker.oncall import change_details
 
     if principal.scope == "produce" and not submissions.owns(
             principal, submissions.EMAIL_CHANGE, str(change_id)):

@@ -25,8 +25,8 @@ def show_cmd(change_id: str = typer.Argument(..., metavar="CHANGE_ID"),
     except ValueError:
         raise InvalidInput("CHANGE_ID", "not a UUID") from None
     from relay.errors import NotFound
-    from sync_worker.ops import change_details
-    from sync_worker.profile_ops import change_details as profile_details
+    from sync_worker.oncall import change_details
+    from sync_worker.oncall import profile_change_details as profile_details
 
     try:
         doc = change_details(cid)

@@ -40,7 +40,7 @@ def _unsent() -> dict:
 
 
 def _homeria() -> dict:
-    from sync_worker.ops import status_section
+    from sync_worker.oncall import status_section
 
     return status_section()
 

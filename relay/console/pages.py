@@ -102,7 +102,7 @@ def trends_json(request: Request, range: str = "24h"):
 
 @router.get("/email-changes")
 def email_changes(request: Request, q: str = ""):
-    from sync_worker.ops import change_details
+    from sync_worker.oncall import change_details
 
     session = web.session_of(request)
     q = q.strip()[:128]

@@ -20,8 +20,8 @@ from relay.db import connection, transaction
 from relay.names import Queues, Tasks
 from sync_worker import service, store
 from sync_worker.breaker import Permit
-from sync_worker.client import SendResult
-from sync_worker.errors import Outcome
+from sync_worker.client import Synced
+from sync_worker.errors import Classification, Outcome, error_for
 
 _DUE = {"now": "now() - interval '1 second'", "in_a_moment": "now() + interval '0.9 second'",
         "later": "now() + interval '1 minute'", "parked": "'infinity'"}
@@ -185,8 +185,9 @@ def test_synced_in_sql_and_a_failure_in_python_agree_on_whether_the_claim_holds(
                 store.update(tx, change_id, claim_token=uuid.uuid4()
                              if case.token == "taken" else None)
         # when its outcome is recorded
-        result = SendResult(change_id=change_id, outcome=outcome, reason=str(outcome),
-                            status_code=status, latency_ms=12.0, customer_ref="HC-1")
+        result = (Synced(change_id, str(outcome), status, 12.0, "HC-1")
+                  if outcome is Outcome.SYNCED
+                  else error_for(Classification(outcome, str(outcome)), status, 12.0))
         said = service.record(claim, result, datetime.now(UTC))
         # then
         decided.append("lost" if said == "claim_lost" else "holds")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 
 import pytest
 import requests
@@ -13,7 +11,6 @@ from notifications.channels.base import (
     ChannelConfigError,
     PermanentChannelError,
     TransientChannelError,
-    parse_retry_after,
 )
 from notifications.channels.push import classify_push_response
 from notifications.channels.sms import classify_sms_response
@@ -97,15 +94,6 @@ def test_push_outcomes(resp, kind, reason, drop):
 ])
 def test_smtp_reply_outcomes(code, kind):
     assert type(classify_smtp_reply(code, "text")) is kind
-
-
-def test_retry_after_seconds_and_http_date():
-    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-
-    assert parse_retry_after("7") == 7
-    assert 25 <= parse_retry_after(later) <= 30
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after(None) is None
 
 
 def test_retry_after_reaches_the_error():

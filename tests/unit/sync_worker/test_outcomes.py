@@ -3,7 +3,15 @@
 import pytest
 import requests
 
-from sync_worker.errors import Outcome, classify_exception, classify_response
+from sync_worker.errors import (
+    HomeriaAuthError,
+    HomeriaRejected,
+    HomeriaUnavailable,
+    Outcome,
+    classify_exception,
+    classify_response,
+    error_for,
+)
 
 
 @pytest.mark.parametrize(("status", "body", "outcome", "reason"), [
@@ -35,18 +43,18 @@ def test_contract_table_rows(status, body, outcome, reason):
 def test_synced_carries_the_customer_ref():
     result = classify_response(200, {"status": "applied", "customer_ref": "HC-7"})
     assert result.customer_ref == "HC-7"
-    assert result.synced and not result.retryable and not result.dead_letter
+    assert result.outcome is Outcome.SYNCED
 
 
-def test_permanent_keeps_homeria_error_as_detail_and_dead_letters():
+def test_permanent_keeps_homeria_error_as_detail():
     result = classify_response(422, {"error": "idempotency_key_reused"})
     assert result.detail == "idempotency_key_reused"
-    assert result.dead_letter and not result.retryable
+    assert result.outcome is Outcome.PERMANENT
 
 
-def test_auth_is_never_a_dead_letter_and_opens_the_breaker():
+def test_bad_signature_is_auth_not_permanent():
     result = classify_response(401, {"error": "bad_signature"})
-    assert result.opens_breaker and result.retryable and not result.dead_letter
+    assert result.outcome is Outcome.AUTH
 
 
 @pytest.mark.parametrize(("status", "body", "reason"), [
@@ -82,3 +90,18 @@ def test_429_without_retry_after_has_none():
 def test_no_response_is_transient(exc, reason):
     result = classify_exception(exc)
     assert (result.outcome, result.reason) == (Outcome.TRANSIENT, reason)
+
+
+@pytest.mark.parametrize(("status", "body", "kind"), [
+    (401, {"error": "bad_signature"}, HomeriaAuthError),
+    (404, {"error": "customer_not_found"}, HomeriaRejected),
+    (429, None, HomeriaUnavailable),
+    (503, None, HomeriaUnavailable),
+])
+def test_what_the_client_raises_carries_the_classification(status, body, kind):
+    verdict = classify_response(status, body, {"Retry-After": "4"})
+    error = error_for(verdict, status, latency_ms=12.5)
+    assert type(error) is kind
+    assert (error.outcome, error.reason, error.detail, error.status_code, error.latency_ms) \
+        == (verdict.outcome, verdict.reason, verdict.detail, status, 12.5)
+    assert error.retry_after == (4.0 if status == 429 else None)

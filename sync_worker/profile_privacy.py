@@ -1,21 +1,9 @@
-"""What profile changes plug into the runtime (imported by sync_worker.ops): the dead-letter
-replayer, and their table in retention, erasure and access (relay/privacy)."""
+"""Profile changes' table in retention, erasure and access (relay/privacy): registered on
+import (by sync_worker.oncall)."""
 
 from __future__ import annotations
 
-import uuid
-
-from relay import attempts, deadletters
-from relay.db import connection
-from relay.errors import NotFound
-from relay.logs import mask_email
 from relay.privacy import access, catalog, erasure, retention
-from sync_worker import profile_service, profile_store
-from sync_worker.payload import delivery_key
-
-deadletters.register_replayer(profile_store.KIND, profile_service.replay)
-deadletters.register_states(profile_store.KIND, "profile_changes",
-                            delivered=("synced", "superseded"))
 
 _REDACT = "email = NULL, changes = NULL, sent_email = NULL, sent_changes = NULL"
 
@@ -61,26 +49,3 @@ catalog.register(catalog.Holding(
     "the customer's email and the phone, names and address sent to Homeria",
     "until the change is finished (synced, carried, or dead with no open dead letter), "
     "then PII_RETENTION_DAYS"))
-
-
-SHOWN = ("id", "state", "customer_id", "brand", "country", "request_id", "requested_by",
-         "requested_at", "carried_by", "carried_count", "failures", "last_outcome",
-         "last_status_code", "customer_ref", "synced_at", "finished_at", "delivery")
-
-
-def change_details(change_id: uuid.UUID) -> dict:
-    """One profile change for on-call (`relay sync show`): state, what carried it, its
-    key, every attempt; the email masked and the fields it sets named, never their
-    values. NotFound if there is no such change."""
-    with connection() as conn:
-        row = profile_store.get(conn, change_id)
-        history = attempts.history(conn, change_id) if row else []
-        conn.commit()
-    if row is None:
-        raise NotFound(f"no email or profile change {change_id}")
-    doc = {"kind": profile_store.KIND, **{k: row[k] for k in SHOWN}}
-    doc["idempotency_key"] = str(delivery_key(row["id"], row["delivery"]))
-    doc["email"] = mask_email(row["sent_email"] or row["email"])
-    doc["fields"] = sorted(profile_store.as_json(row["sent_changes"] or row["changes"]) or {})
-    doc["attempts"] = history
-    return doc
