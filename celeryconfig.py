@@ -105,8 +105,8 @@ beat_schedule = {
     # a storm of alerts sends one summary when its window closes (relay/alerts.py)
     "alerts-flush": {
         "task": Tasks.FLUSH_ALERTS,
-        "schedule": 15.0,
-        "options": {"queue": Queues.MAINTENANCE, "expires": 15},
+        "schedule": _settings.oncall_alert_flush_seconds,
+        "options": {"queue": Queues.MAINTENANCE, "expires": _settings.oncall_alert_flush_seconds},
     },
     "dead-letter-retention": {
         "task": Tasks.PURGE_DEAD_LETTERS,
@@ -122,19 +122,19 @@ beat_schedule = {
     # consistency with Homeria, measured on a sample of recent syncs (sync_worker/reconcile.py)
     "homeria-reconcile": {
         "task": Tasks.RECONCILE,
-        "schedule": 900.0,
-        "kwargs": {"sample": 200},
-        "options": {"queue": Queues.HOMERIA, "expires": 900},
+        "schedule": _settings.homeria_reconcile_seconds,
+        "kwargs": {"sample": _settings.homeria_reconcile_sample},
+        "options": {"queue": Queues.HOMERIA, "expires": _settings.homeria_reconcile_seconds},
     },
     # the 2-hour SLA: expedite, breach, predict, heartbeat (notifications/sla.py)
     "sla-check": {
         "task": Tasks.SLA_CHECK,
-        "schedule": 60.0,
-        "options": {"queue": Queues.MAINTENANCE, "expires": 60},
+        "schedule": _settings.sla_check_seconds,
+        "options": {"queue": Queues.MAINTENANCE, "expires": _settings.sla_check_seconds},
     },
     "sla-rollup": {
         "task": Tasks.SLA_ROLLUP,
-        "schedule": 600.0,
-        "options": {"queue": Queues.MAINTENANCE, "expires": 600},
+        "schedule": _settings.sla_rollup_seconds,
+        "options": {"queue": Queues.MAINTENANCE, "expires": _settings.sla_rollup_seconds},
     },
 }

@@ -14,7 +14,7 @@ budget (planning.after_transient):
    `all_channels_failed`; older than NOTIFY_GIVE_UP_SECONDS → dead letter `max_age`.
 
 Only one row of an event is ever active, so only one can be sent; `notification_sent`
-(migration 0302) skips the standby rest.
+(relay/sql/notifications.sql) skips the standby rest.
 """
 
 from __future__ import annotations

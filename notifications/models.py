@@ -1,4 +1,4 @@
-"""The OrderEvent as producers send it (contracts/relay.md), validated before any write.
+"""The OrderEvent as producers send it (docs/contracts/relay.md), validated before any write.
 
 `parse_event(doc)` returns an `OrderEvent` or raises `InvalidInput` naming the field
 (e.g. `customer.phone: must be E.164 like +34600000000`). Everything that can be checked

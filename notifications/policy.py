@@ -1,28 +1,15 @@
-"""Notification tunables: the one place that reads notification-only environment variables.
+"""Notification tunables as the values the notification modules use.
 
-relay.settings owns the contract's variables (NOTIFICATION_SLA_SECONDS, senders, brands);
-the knobs below are ours. Each is read from relay.settings when it grows a field of that
-name, else from the environment, else a default — read at call time, so tests and the
-benchmark can change them per process.
-
-| variable | meaning | default |
-|---|---|---|
-| NOTIFY_CHANNEL_MAX_ATTEMPTS | transient failures one channel may take before fallback | 3 |
-| NOTIFY_CHANNEL_BUDGET_SECONDS | time one channel may spend retrying before fallback | 600 |
-| NOTIFY_RETRY_BASE_SECONDS | first retry delay (doubles per attempt, jittered) | 5 |
-| NOTIFY_RETRY_MAX_SECONDS | cap of one retry delay | 300 |
-| NOTIFY_GIVE_UP_SECONDS | age that ends waiting out an outage of every channel | 86400 |
-| NOTIFY_CLAIM_SECONDS | how long a worker owns a row it is sending | 45 |
-| PROMO_YIELD_MAX_SECONDS | longest a promotion waits for queued order updates | 3 |
-| PROMO_QUIET_HOURS | local hours with no promotions, "21-8"; "off" disables | 21-8 |
-| PROMO_UNSUBSCRIBE_URL | unsubscribe endpoint, https | https://shop.example/unsubscribe |
-| PROMO_UNSUBSCRIBE_SECRET | HMAC key of the unsubscribe token | dev value |
+Every knob is a field of the settings registry (`relay/settings/notify.py`: NOTIFY_*;
+`relay/settings/promo.py`: PROMO_*; `relay/settings/sla.py`: NOTIFICATION_SLA_SECONDS),
+validated when a process starts: a malformed value stops it with one line naming the
+variable, exit 2. Each function reads the cached settings at call time, so a test that
+reloads them (`reset_settings_cache`) sees its values at once.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,39 +18,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from relay.errors import ConfigurationError
-
-_DEFAULTS = {
-    "NOTIFY_CHANNEL_MAX_ATTEMPTS": "3",
-    "NOTIFY_CHANNEL_BUDGET_SECONDS": "600",
-    "NOTIFY_RETRY_BASE_SECONDS": "5",
-    "NOTIFY_RETRY_MAX_SECONDS": "300",
-    "NOTIFY_CLAIM_SECONDS": "45",
-    "PROMO_YIELD_MAX_SECONDS": "3",
-    "PROMO_QUIET_HOURS": "21-8",
-    "PROMO_UNSUBSCRIBE_URL": "https://shop.example/unsubscribe",
-    "PROMO_UNSUBSCRIBE_SECRET": "dev-unsubscribe-secret",
-}
-
-
-def _raw(name: str) -> str:
-    try:
-        from relay.settings import get_settings
-
-        value = getattr(get_settings(), name.lower(), None)
-        if value is not None:
-            return str(value)
-    except ConfigurationError:
-        pass
-    return os.environ.get(name, "").strip() or _DEFAULTS[name]
-
-
-def _number(name: str, cast=float):
-    return positive_number(name, _raw(name), cast)
+from relay.settings import get_settings
 
 
 def positive_number(name: str, raw: str, cast=float):
     """`raw` (the value of variable `name`) as a number > 0, or ConfigurationError naming
-    the variable. Shared by the notification and SLA tunables."""
+    the variable. Kept for the SLA loader until it reads the registry."""
     try:
         value = cast(raw)
     except ValueError:
@@ -84,59 +44,43 @@ class RetryPolicy:
 
 
 def retry_policy() -> RetryPolicy:
+    s = get_settings()
     return RetryPolicy(
-        max_attempts=_number("NOTIFY_CHANNEL_MAX_ATTEMPTS", int),
-        budget_s=_number("NOTIFY_CHANNEL_BUDGET_SECONDS"),
-        base_s=_number("NOTIFY_RETRY_BASE_SECONDS"),
-        max_s=_number("NOTIFY_RETRY_MAX_SECONDS"),
+        max_attempts=s.notify_channel_max_attempts,
+        budget_s=s.notify_channel_budget_seconds,
+        base_s=s.notify_retry_base_seconds,
+        max_s=s.notify_retry_max_seconds,
     )
 
 
 def give_up_seconds() -> float:
-    """NOTIFY_GIVE_UP_SECONDS: a settings field (validated with the others at start-up)."""
-    from relay.settings import get_settings
-
-    return float(get_settings().notify_give_up_seconds)
+    return get_settings().notify_give_up_seconds
 
 
 def claim_seconds() -> float:
-    return _number("NOTIFY_CLAIM_SECONDS")
+    return get_settings().notify_claim_seconds
 
 
 def promo_yield_seconds() -> float:
-    return _number("PROMO_YIELD_MAX_SECONDS")
+    return get_settings().promo_yield_max_seconds
 
 
 def sla_seconds() -> int:
-    from relay.settings import get_settings
-
     return get_settings().notification_sla_seconds
 
 
 def unsubscribe_url() -> str:
-    url = _raw("PROMO_UNSUBSCRIBE_URL")
-    if not url.startswith("https://"):
-        raise ConfigurationError("PROMO_UNSUBSCRIBE_URL is invalid: must be https (RFC 8058)")
-    return url
+    return get_settings().promo_unsubscribe_url
 
 
 def unsubscribe_secret() -> bytes:
-    return _raw("PROMO_UNSUBSCRIBE_SECRET").encode()
+    return get_settings().promo_unsubscribe_secret.encode()
 
 
 # -- quiet hours ------------------------------------------------------------------------
 def quiet_hours() -> tuple[int, int] | None:
     """(start_hour, end_hour) local time, or None when off. "21-8" wraps midnight."""
-    raw = _raw("PROMO_QUIET_HOURS").lower()
-    if raw in {"off", "none", "0", "-"}:
-        return None
-    try:
-        start, end = (int(part) for part in raw.split("-"))
-    except ValueError:
-        raise ConfigurationError("PROMO_QUIET_HOURS is invalid: use like 21-8, or off") from None
-    if not (0 <= start <= 24 and 0 <= end <= 24) or start == end:
-        raise ConfigurationError("PROMO_QUIET_HOURS is invalid: hours 0-24, start != end")
-    return start, end
+    return get_settings().quiet_hours
 
 
 _FALLBACK_ZONES = {"ES": "Europe/Madrid", "PT": "Europe/Lisbon", "FR": "Europe/Paris",
@@ -207,6 +151,4 @@ def quiet_countries(now: datetime) -> list[str]:
 
 def provider_max_rps() -> float:
     """PROMO_PROVIDER_MAX_RPS: campaign sends per second per provider, all workers; 0 off."""
-    from relay.settings import get_settings
-
     return get_settings().promo_provider_max_rps

@@ -84,7 +84,7 @@ WITH ev AS (
            bool_or(n.breached_at IS NOT NULL) AS breached
     FROM notifications n
     WHERE n.occurred_at >= %(start)s AND n.occurred_at < %(end)s
-      AND n.queue = 'notify.transactional' AND n.event_type <> 'delay_notice'
+      AND n.queue = %(transactional)s AND n.event_type <> 'delay_notice'
     GROUP BY n.event_id
     HAVING bool_or(n.state <> 'suppressed')
 )
@@ -106,7 +106,7 @@ SELECT n.event_type, n.channel, n.brand, n.country, count(*) AS attempts,
        count(*) FILTER (WHERE a.outcome IN ('transient', 'permanent')) AS failed_attempts
 FROM notifications n JOIN attempts a ON a.entity_id = n.id
 WHERE n.occurred_at >= %(start)s AND n.occurred_at < %(end)s
-  AND n.queue = 'notify.transactional' AND n.event_type <> 'delay_notice'
+  AND n.queue = %(transactional)s AND n.event_type <> 'delay_notice'
   AND a.outcome IN ('sent', 'transient', 'permanent') AND a.kind = 'notification'
 GROUP BY 1, 2, 3, 4
 """
@@ -115,7 +115,8 @@ GROUP BY 1, 2, 3, 4
 def live_cells(conn, start: datetime, end: datetime, now: datetime) -> dict[Key, Cell]:
     """Counts from the notification rows of events that occurred in [start, end)."""
     cells: dict[Key, Cell] = defaultdict(Cell)
-    params = {"start": start, "end": end, "now": now, "bounds": list(sla.LATENCY_BOUNDS)}
+    params = {"start": start, "end": end, "now": now, "bounds": list(sla.LATENCY_BOUNDS),
+              "transactional": sla.TRANSACTIONAL_QUEUE}
     for r in conn.execute(_EVENTS_SQL, params):
         cell = cells[(r["event_type"], r["channel"], r["brand"], r["country"])]
         cell.events += r["events"]

@@ -9,7 +9,7 @@ transaction, record the outcome — so a redelivered or duplicated message never
                   call render + channel.send(message)          (sent_at = accepted time)
                   tx2  lock the row again; record the attempt; then
                        accepted  → sent (sent_at, provider id), standby fallbacks skipped
-                                   (one statement: notification_sent, migration 0302)
+                                   (one statement: notification_sent, relay/sql)
                        transient → pending + outbox.retry_in, unless the channel's budget
                                    is spent or the retry would reach the deadline
                        permanent / budget spent → notifications/fallback.py: the next
@@ -194,20 +194,9 @@ _LOCK_SQL = """SELECT n.*, e.payload, c.state AS campaign_state
                WHERE n.id = %s FOR UPDATE OF n"""
 
 
-# The common case in one autocommit statement: a pending order update with nothing to
-# decide first (promotions wait for quiet hours, an event with `expires` may be stale).
-# Two workers racing for the row: the second's UPDATE waits for the first's row lock,
-# re-reads the row, finds it 'sending' and matches nothing, so it takes the slow path
-# below, which answers "busy".
-_FAST_CLAIM = """
-    UPDATE notifications n SET state = 'sending', claim_token = %(token)s,
-           claimed_until = now() + make_interval(secs => %(lease)s),
-           attempts = n.attempts + 1, activated_at = coalesce(n.activated_at, now()),
-           updated_at = now()
-    FROM order_events e
-    WHERE n.id = %(id)s AND n.state = 'pending' AND n.event_type <> 'promotion'
-      AND e.event_id = n.event_id AND e.payload->>'expires' IS NULL
-    RETURNING n.channel, e.payload"""
+# The common case in one autocommit statement (relay/sql/notifications.sql): a pending
+# order update with nothing to decide first; otherwise no row, and the careful path below.
+_FAST_CLAIM = "SELECT * FROM notification_claim(%(id)s, %(token)s, %(lease)s)"
 
 
 def _claim(notification_id: uuid.UUID) -> Claim | str:

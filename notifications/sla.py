@@ -33,7 +33,7 @@ beat hosts at once:
 Every query of the check reads the partial indexes of 0400_sla.sql: its cost grows with
 unsent rows, not with the table.
 
-Environment (read here only, at call time):
+Settings (relay/settings/sla.py; validated when a process starts):
 | SLA_WARN_SECONDS | age at which unsent rows are expedited | 3600 |
 | SLA_ESCALATE_AFTER | breaches per customer within 24 h that escalate | 3 |
 | SLA_PREDICT_HORIZON_SECONDS | alert when a breach is predicted within this | 1800 |
@@ -46,13 +46,11 @@ from __future__ import annotations
 
 import bisect
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from notifications import delay
-from notifications.policy import positive_number
 from relay import alerts, bootstrap, brokerinfo, metrics, outbox
 from relay.db import connection, transaction
 from relay.logs import get_logger
@@ -75,10 +73,6 @@ ALERT_REPOST_AFTER_S = 60.0
 # Dead letters older than two SLA windows plus this cannot hold an unbreached row.
 DEAD_LETTER_LOOKBACK_S = 86400.0
 
-_DEFAULTS = {"SLA_WARN_SECONDS": 3600, "SLA_ESCALATE_AFTER": 3,
-             "SLA_PREDICT_HORIZON_SECONDS": 1800, "SLA_DRAIN_WINDOW_SECONDS": 600,
-             "SLA_HEARTBEAT_STALE_SECONDS": 300, "SLA_CHECK_BATCH": 1000}
-
 
 @dataclass(frozen=True)
 class Config:
@@ -91,21 +85,17 @@ class Config:
     batch: int
 
 
-def _env(name: str, cast=float):
-    raw = os.environ.get(name, "").strip() or str(_DEFAULTS[name])
-    return positive_number(name, raw, cast)
-
-
 def config() -> Config:
+    """The SLA group of the settings registry (relay/settings/sla.py), validated at
+    start-up with every other variable."""
     from relay.settings import get_settings
 
+    s = get_settings()
     return Config(
-        sla_s=float(get_settings().notification_sla_seconds),
-        warn_s=_env("SLA_WARN_SECONDS"), escalate_after=_env("SLA_ESCALATE_AFTER", int),
-        predict_horizon_s=_env("SLA_PREDICT_HORIZON_SECONDS"),
-        drain_window_s=_env("SLA_DRAIN_WINDOW_SECONDS"),
-        heartbeat_stale_s=_env("SLA_HEARTBEAT_STALE_SECONDS"),
-        batch=_env("SLA_CHECK_BATCH", int))
+        sla_s=float(s.notification_sla_seconds), warn_s=s.sla_warn_seconds,
+        escalate_after=s.sla_escalate_after, predict_horizon_s=s.sla_predict_horizon_seconds,
+        drain_window_s=s.sla_drain_window_seconds,
+        heartbeat_stale_s=s.sla_heartbeat_stale_seconds, batch=s.sla_check_batch)
 
 
 # -- the math (pure) --------------------------------------------------------------------
@@ -228,7 +218,10 @@ def predict(backlog: Backlog, now: datetime) -> Prediction:
 
 
 # -- the check (database) ---------------------------------------------------------------
-_OPEN = ("state IN ('pending', 'sending') AND queue = 'notify.transactional'")
+# The queue's name is written into the statement, not bound: the partial indexes of
+# migration 0400 hold only its rows, and PostgreSQL uses them only for a plan that sees
+# the value (a bound one is lost once psycopg prepares the statement, in a generic plan).
+_OPEN = f"state IN ('pending', 'sending') AND queue = '{TRANSACTIONAL_QUEUE}'"
 
 
 def check(now: datetime | None = None) -> dict:
@@ -277,11 +270,11 @@ def expedite_due(now: datetime, cfg: Config) -> int:
 # A dead-lettered order update is as unsent as a pending one: it breaches at its
 # deadline too. Read through the open/discarded dead letters (index dead_letters_state_
 # created), not the failed rows, most of which an earlier fallback channel made good.
-_DEAD_UNSENT = """
+_DEAD_UNSENT = f"""
     SELECT n.id FROM dead_letters d JOIN notifications n ON n.id = d.entity_id
     WHERE d.kind = 'notification' AND d.state IN ('open', 'discarded')
       AND d.created_at > %(since)s AND n.state = 'failed'
-      AND n.queue = 'notify.transactional' AND n.breached_at IS NULL
+      AND n.queue = '{TRANSACTIONAL_QUEUE}' AND n.breached_at IS NULL
       AND n.deadline <= %(now)s
     ORDER BY n.deadline LIMIT %(n)s FOR UPDATE OF n SKIP LOCKED"""
 

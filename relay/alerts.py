@@ -17,7 +17,6 @@ and is never logged.
 from __future__ import annotations
 
 import json
-import math
 import os
 import threading
 from collections.abc import Mapping
@@ -26,16 +25,15 @@ from typing import Any
 
 import requests
 
-from relay import bootstrap
 from relay.db import transaction
-from relay.errors import ConfigurationError
 from relay.logs import get_logger, scrub, scrub_value
 from relay.settings import get_settings, require_secure_url
+from relay.settings.oncall import OncallSettings
 
 log = get_logger(__name__)
 
 SEVERITIES = ("critical", "error", "warning", "info")
-DEFAULT_WINDOW_S = 60.0
+DEFAULT_WINDOW_S = OncallSettings.model_fields["oncall_alert_window_seconds"].default
 TIMES = "\u00d7"            # the multiplication sign, as in "customer_not_found x30"
 TIMEOUT = (3, 5)
 _TEXT_LIMIT = 2900          # Slack: section text max 3000 characters
@@ -66,21 +64,10 @@ class Summary:
 
 
 def window_seconds() -> float:
-    """ONCALL_ALERT_WINDOW_SECONDS, read at call time (tests shorten it per process).
-    A malformed value is refused — ConfigurationError naming the variable, which stops
-    the process at start-up (`bootstrap.check_config`) — never silently replaced by the
+    """ONCALL_ALERT_WINDOW_SECONDS: a settings field, so a malformed value stops the
+    process at start-up with one line naming it — never silently replaced by the
     default: an operator who set it meant something."""
-    raw = os.environ.get("ONCALL_ALERT_WINDOW_SECONDS", "").strip()
-    if not raw:
-        return DEFAULT_WINDOW_S
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(
-            f"ONCALL_ALERT_WINDOW_SECONDS is invalid: not a number: {raw!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigurationError("ONCALL_ALERT_WINDOW_SECONDS is invalid: must be > 0")
-    return value
+    return get_settings().oncall_alert_window_seconds
 
 
 def alert(key: str, title: str, text: str, severity: str = "error",
@@ -238,5 +225,3 @@ def _post(url: str, body: dict) -> bool:
         return False
     return True
 
-
-bootstrap.config_check(window_seconds)

@@ -32,14 +32,20 @@ _config_checks: list[Callable[[], object]] = []
 
 
 def config_check(fn: Callable[[], object]) -> Callable[[], object]:
-    """Register a loader of a feature's own tunables (it raises ConfigurationError naming
-    the variable). `check_config()` runs them all when a process starts, so a malformed
-    value stops the worker, beat or CLI with one line instead of failing inside a task."""
+    """Register a feature's own start-up check (it raises ConfigurationError naming the
+    variable). Every variable is a settings field, validated by `get_settings()`; a check
+    here is for what one field cannot say alone."""
     _config_checks.append(fn)
     return fn
 
 
 def check_config() -> None:
+    """Validate every variable relay reads (the settings registry) and run the features'
+    checks, when a process starts: a malformed value stops the worker, beat, CLI or API
+    with one line naming it instead of failing inside a task later."""
+    from relay.settings import get_settings
+
+    get_settings()
     load_features()
     for fn in _config_checks:
         fn()

@@ -1,9 +1,15 @@
 """Versioned schema migrations: `relay db migrate`.
 
 Migrations are SQL files named `NNNN_description.sql` in `relay/migrations/`, applied in
-order, each in its own transaction together with its row in `schema_migrations`. A
-transaction-scoped advisory lock serialises concurrent runs (two deploys at once, or
-every compose worker starting together): the second waits, then finds nothing to do.
+order, each with its row in `schema_migrations`, all in one transaction: a failing
+migration leaves the schema as it was. A transaction-scoped advisory lock serialises
+concurrent runs (two deploys at once, or every compose worker starting together): the
+second waits, then finds nothing to do.
+
+Then, every run, the server-side functions of `relay/sql/*.sql` are re-applied in the
+same transaction (`relay.sql.apply`): the migrations are history, those files are the
+functions' source. A run that changes nothing writes nothing. A migration never defines
+a function any more; it only drops one whose arguments or result change.
 
 Number ranges keep parallel work from colliding: 0001-0099 runtime, 0100-0199 email
 sync, 0200-0299 dead letters and on-call, 0300-0399 notifications, 0400-0499 SLA,
@@ -19,6 +25,7 @@ from importlib import resources
 
 import psycopg
 
+from relay import sql
 from relay.logs import get_logger
 
 log = get_logger(__name__)
@@ -51,8 +58,20 @@ def available_migrations() -> list[Migration]:
     return found
 
 
-def migrate(database_url: str) -> list[str]:
-    """Apply pending migrations; return the names applied (empty when up to date)."""
+@dataclass(frozen=True)
+class Migrated:
+    """What one run did: numbered migrations applied, functions (re)defined from relay/sql."""
+
+    applied: list[str]
+    functions: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.applied or self.functions)
+
+
+def migrate(database_url: str) -> Migrated:
+    """Apply pending migrations, then the function sources; say what changed (falsy when
+    the database was up to date)."""
     applied_now: list[str] = []
     with psycopg.connect(database_url, autocommit=False) as conn:
         with conn.transaction():
@@ -80,4 +99,7 @@ def migrate(database_url: str) -> list[str]:
                 )
                 applied_now.append(migration.name)
                 log.info("db.migration_applied", name=migration.name)
-    return applied_now
+            functions = sql.apply(conn)
+            if functions:
+                log.info("db.functions_defined", functions=functions)
+    return Migrated(applied_now, functions)

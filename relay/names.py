@@ -1,6 +1,6 @@
 """Every queue and task name relay uses, in one place.
 
-These names are public (`contracts/relay.md`: queues, task names in Flower and in the
+These names are public (`docs/contracts/relay.md`: queues, task names in Flower and in the
 outbox rows), so they are written here once and imported everywhere else. SQL never spells
 them: queries and functions receive them as parameters.
 """

@@ -127,7 +127,7 @@ class Bench:
         log = ROOT / ".relay" / f"bench-standin-{name}.log"
         log.parent.mkdir(exist_ok=True)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "relay.standins", name, "--port", "0",
+            [sys.executable, "-m", "standins", name, "--port", "0",
              "--latency-ms", str(self.args.latency_ms),
              *(["--http-port", "0"] if name == "smtp" else [])],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=open(log, "wb"), text=True,

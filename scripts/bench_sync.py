@@ -114,7 +114,7 @@ class Bench:
 
     # stand-in
     def start_standin(self) -> None:
-        cmd = [sys.executable, "-m", "relay.standins", "homeria", "--port", str(self.port),
+        cmd = [sys.executable, "-m", "standins", "homeria", "--port", str(self.port),
                "--token", TOKEN, "--secret", SECRET, "--latency-ms", str(self.args.latency_ms)]
         self.standin = Proc(cmd, self.env, self.workdir / "standin.log")
         deadline = time.monotonic() + 15

@@ -91,7 +91,7 @@ class Cluster:
         self.spawn("db", "redis", ["redis-server", "--bind", self.db_ip, "--port", "6379",
                                    "--save", "", "--appendonly", "no", "--dir", str(self.dir),
                                    "--protected-mode", "no"])
-        self.spawn("db", "homeria", [sys.executable, "-m", "relay.standins", "homeria",
+        self.spawn("db", "homeria", [sys.executable, "-m", "standins", "homeria",
                                      "--host", self.db_ip, "--port", "8091", "--token",
                                      "cluster-token", "--secret", "cluster-secret",
                                      "--latency-ms", "200"])

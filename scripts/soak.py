@@ -141,7 +141,7 @@ class Soak:
         return self.supervisor.add(Managed(name, argv, {**os.environ, **env}, self.logs, ROOT))
 
     def _standins(self, ports: dict[str, int]) -> None:
-        standin = [sys.executable, "-m", "relay.standins"]
+        standin = [sys.executable, "-m", "standins"]
         self._spawn("homeria", [*standin, "homeria", "--port", str(ports["homeria"])])
         self._spawn("smtp", [*standin, "smtp", "--port", str(ports["smtp"]),
                              "--http-port", str(ports["smtp_http"])])

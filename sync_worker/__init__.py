@@ -1,5 +1,5 @@
 """Email and profile sync to Homeria: `enqueue_email_change` and `enqueue_profile_change`
-are the producer APIs (contracts/relay.md)."""
+are the producer APIs (docs/contracts/relay.md)."""
 
 from sync_worker.models import Receipt
 from sync_worker.producer import enqueue_email_change

@@ -8,7 +8,6 @@ network does; deciding what to do with it is `errors.py`'s and the service's job
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -21,7 +20,7 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from relay.logs import get_logger
-from relay.settings import Settings, require_secure_url
+from relay.settings import Settings, get_settings, require_secure_url
 from sync_worker.errors import (
     Classification,
     Outcome,
@@ -101,6 +100,7 @@ class HomeriaClient:
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> HomeriaClient:
+        kwargs.setdefault("timeout", settings.homeria_timeout)
         return cls(settings.homeria_base_url, settings.homeria_api_token,
                    settings.homeria_signing_secret, **kwargs)
 
@@ -208,7 +208,8 @@ def _session_for(base_url: str) -> requests.Session:
     """
     session = requests.Session()
     session.proxies.update(requests.utils.get_environ_proxies(base_url))
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    settings = get_settings()
+    bundle = settings.requests_ca_bundle or settings.curl_ca_bundle
     if bundle:
         session.verify = bundle
     session.trust_env = False

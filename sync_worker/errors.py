@@ -1,6 +1,6 @@
 """Homeria response → outcome, and the retry policy: one place for each decision.
 
-`classify_response` mirrors the response table of contracts/homeria.md row by row;
+`classify_response` mirrors the response table of docs/contracts/homeria.md row by row;
 `classify_exception` covers what never became a response (timeouts, resets). Callers act
 on the `Outcome` and never look at status codes themselves, so a contract change touches
 this module only.

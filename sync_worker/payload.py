@@ -1,4 +1,4 @@
-"""The body relay sends to `POST /v1/customer-email-changes` (contracts/homeria.md).
+"""The body relay sends to `POST /v1/customer-email-changes` (docs/contracts/homeria.md).
 
 This is the wire model, not the producer's input model (that is `sync_worker/models.py`):
 it fixes the field set and a deterministic serialization, so a retried change produces the
@@ -8,7 +8,7 @@ The Idempotency-Key is derived from the record, never random: `delivery_key(chan
 delivery)`. Generation 0 (every change's first delivery, and its retries) uses the change's
 id, as the receipt promises; the dead-letter replayer moves a change to the next
 generation only when Homeria has kept a permanent answer under the current key
-(contracts/homeria.md, Idempotency), and generation n > 0 uses uuid5(change_id, "n").
+(docs/contracts/homeria.md, Idempotency), and generation n > 0 uses uuid5(change_id, "n").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A profile change as support staff ask for it (`enqueue_profile_change`), validated
 before anything is written, and the body Homeria receives
-(`POST /v1/customer-profile-changes`, contracts/homeria.md).
+(`POST /v1/customer-profile-changes`, docs/contracts/homeria.md).
 
 `changes` holds one or more of phone (E.164, checked with Google's libphonenumber through
 `phonenumbers`: a number must be valid for its region, not merely digit-shaped),

@@ -30,7 +30,6 @@ from sync_worker.breaker import Permit
 from sync_worker.client import SendResult
 from sync_worker.errors import Outcome, retry_delay
 from sync_worker.payload import delivery_key
-from sync_worker.policy import CLAIM_LEASE_SECONDS, MAX_TOKEN_WAIT_SECONDS
 from sync_worker.profile_models import merge, wire_body
 from sync_worker.runtime import runtime
 from sync_worker.service import EARLY_TOLERANCE_S, _update_breaker
@@ -64,7 +63,7 @@ def deliver(change_id: uuid.UUID) -> str:
     claim = claim_change(change_id, lambda: rt.breaker.allow(str(token)), token)
     if isinstance(claim, str):
         return claim
-    grant = rt.bucket.take(max_wait_s=MAX_TOKEN_WAIT_SECONDS)
+    grant = rt.bucket.take(max_wait_s=rt.policy.max_token_wait_s)
     if not grant.granted:
         if claim.permit.is_probe:
             rt.breaker.release_probe(str(token))
@@ -153,7 +152,7 @@ def _freeze(tx, key: dict, queue: list[dict], index: int, permit: Permit,
 
 
 def _lease_end() -> datetime:
-    return datetime.fromtimestamp(time.time() + CLAIM_LEASE_SECONDS, UTC)
+    return datetime.fromtimestamp(time.time() + runtime().policy.claim_lease_s, UTC)
 
 
 def release(claim: Claim, delay_s: float) -> None:

@@ -97,9 +97,10 @@ def advance(tx: Tx, key: dict) -> uuid.UUID | None:
 def finish_synced(change_id: uuid.UUID, token: uuid.UUID, *, customer_ref: str | None,
                   reason: str, status_code: int | None, started_at, latency_ms: float,
                   idempotency_key: uuid.UUID | None = None) -> dict:
-    """The hot path's whole outcome as one statement and one transaction (migrations 0101,
-    0110): attempt recorded (with its key), change synced, outbox row finished, slot handed
-    on, the next change published. -> {outcome: synced | claim_lost, age_s}."""
+    """The hot path's whole outcome as one statement and one transaction (relay/sql/
+    email_changes.sql): attempt recorded (with its key), change synced, outbox row
+    finished, slot handed on, the next change published. -> {outcome: synced | claim_lost,
+    age_s}."""
     row = run_one("SELECT * FROM email_change_synced(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                   (change_id, token, customer_ref, reason, status_code, started_at,
                    latency_ms, attempts.worker_name(),
@@ -110,36 +111,17 @@ def finish_synced(change_id: uuid.UUID, token: uuid.UUID, *, customer_ref: str |
     return row
 
 
-_FAST_CLAIM = f"""
-UPDATE email_changes e SET state = 'in_flight',
-       sent_current_email = coalesce(e.sent_current_email, e.current_email),
-       claim_token = %(token)s, claimed_until = %(until)s, updated_at = clock_timestamp()
-WHERE e.id = %(id)s AND e.state IN ('pending', 'in_flight')
-  AND (e.claimed_until IS NULL OR e.claimed_until <= %(now)s)
-  AND EXISTS (SELECT 1 FROM email_change_customers c
-              WHERE c.brand = e.brand AND c.country = e.country
-                AND c.customer_id = e.customer_id AND c.active_change = e.id)
-  AND EXISTS (SELECT 1 FROM outbox o WHERE o.entity_id = e.id AND o.done_at IS NULL
-                AND o.next_attempt_at <= now())
-  AND (e.sent_current_email IS NOT NULL OR NOT EXISTS (
-        SELECT 1 FROM email_changes l
-        WHERE l.brand = e.brand AND l.country = e.country AND l.customer_id = e.customer_id
-          AND l.state = 'pending' AND l.seq > e.seq AND l.sent_current_email IS NULL))
-RETURNING {', '.join('e.' + c for c in ('id', 'brand', 'country', 'customer_id',
-                                          'sent_current_email', 'new_email',
-                                          'requested_at', 'delivery'))}
-"""
-
-
 def fast_claim(change_id: uuid.UUID, token: uuid.UUID, now, until) -> dict | None:
-    """Claim a change in ONE statement when nothing needs deciding: it is its customer's
-    active change, due, not claimed, and has nothing queued behind it to coalesce.
+    """Claim a change in ONE statement when nothing needs deciding (relay/sql/
+    email_changes.sql): it is its customer's active change, due, not claimed, and has
+    nothing queued behind it to coalesce.
 
     No customer lock is needed: the row lock on the change serialises two claimers (the
     second re-checks claimed_until after the first commits), and a producer adding a
     change behind it meanwhile just waits for the next turn. None: take the slow path.
     """
-    return run_one(_FAST_CLAIM, {"id": change_id, "token": token, "now": now, "until": until})
+    return run_one("SELECT * FROM email_change_claim(%s, %s, %s, %s)",
+                   (change_id, token, now, until))
 
 
 def key_holds_permanent_answer(tx: Tx, change_id: uuid.UUID, key: uuid.UUID) -> bool:

@@ -24,6 +24,36 @@ os.environ.setdefault("LOG_LEVEL", "INFO")
 os.environ.setdefault("HOMERIA_MAX_RPS", "0")
 
 
+class _SettingsAwareMonkeyPatch(pytest.MonkeyPatch):
+    """relay reads every variable through one cached registry (relay.settings): changing
+    the environment drops the cache, so a test sees its value at once, and undo does too."""
+
+    def setenv(self, name: str, value: str, prepend: str | None = None) -> None:
+        super().setenv(name, value, prepend)
+        _reload_settings()
+
+    def delenv(self, name: str, raising: bool = True) -> None:
+        super().delenv(name, raising)
+        _reload_settings()
+
+    def undo(self) -> None:
+        super().undo()
+        _reload_settings()
+
+
+def _reload_settings() -> None:
+    from relay.settings import reset_settings_cache
+
+    reset_settings_cache()
+
+
+@pytest.fixture
+def monkeypatch() -> Iterator[pytest.MonkeyPatch]:
+    patch = _SettingsAwareMonkeyPatch()
+    yield patch
+    patch.undo()
+
+
 def _require(name: str) -> str:
     value = os.environ.get(name)
     if not value:

@@ -96,6 +96,7 @@ class PushChannel:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> PushChannel:
+        overrides.setdefault("timeout", settings.provider_timeout)
         return cls(settings.push_api_url, settings.push_project_id, settings.push_api_token,
                    **overrides)
 

@@ -90,6 +90,7 @@ class SmsChannel:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> SmsChannel:
+        overrides.setdefault("timeout", settings.provider_timeout)
         return cls(settings.sms_api_url, settings.sms_account_sid, settings.sms_auth_token,
                    settings.sms_from, **overrides)
 

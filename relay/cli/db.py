@@ -14,12 +14,17 @@ app.add_typer(db_app, name="db")
 
 @db_app.command("migrate")
 def migrate_cmd() -> None:
-    """Create or upgrade the schema (idempotent; safe to run concurrently).
+    """Create or upgrade the schema, then re-apply the functions of relay/sql (idempotent;
+    safe to run concurrently).
 
     Example: relay db migrate
     """
-    applied = migrate(settings().database_url)
-    if applied:
-        err_console.print(f"applied {len(applied)} migration(s): " + ", ".join(applied))
-    else:
+    done = migrate(settings().database_url)
+    if done.applied:
+        err_console.print(f"applied {len(done.applied)} migration(s): "
+                          + ", ".join(done.applied))
+    if done.functions:
+        err_console.print(f"defined {len(done.functions)} function(s) from relay/sql: "
+                          + ", ".join(done.functions))
+    if not done:
         err_console.print("schema is up to date")

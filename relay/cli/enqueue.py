@@ -61,7 +61,7 @@ def order_event_cmd(
                              help="Worker processes for large inputs (default: one per core "
                                   "from 2,000 events, else 1)."),
 ) -> None:
-    """Record order events (see contracts/relay.md: OrderEvent); repeated event_ids are
+    """Record order events (see docs/contracts/relay.md: OrderEvent); repeated event_ids are
     skipped.
 
     Example: relay enqueue order-event events.jsonl --json | jq .new_events

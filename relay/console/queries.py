@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from relay.db import connection
+from relay.names import Queues
 
 SYNC_WINDOW_MIN = 15          # changes per minute and error rate: the last 15 minutes
 LATENCY_WINDOW_MIN = 60       # enqueue -> Homeria percentiles: changes synced in the last hour
@@ -58,7 +59,7 @@ def unsent_by(dimension: str) -> dict[str, int]:
     with connection() as conn:
         rows = conn.execute(
             f"""SELECT {column} AS k, count(*) AS n FROM notifications
-                WHERE state IN ('pending', 'sending') AND queue = 'notify.transactional'
+                WHERE state IN ('pending', 'sending') AND queue = '{Queues.TRANSACTIONAL}'
                 GROUP BY 1 ORDER BY 1""").fetchall()
         conn.commit()
     return {r["k"]: r["n"] for r in rows}

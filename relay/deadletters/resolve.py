@@ -19,13 +19,12 @@ import psycopg
 
 from relay.db import Tx, transaction
 from relay.logs import get_logger, scrub, scrub_value
+from relay.settings import get_settings
 
 log = get_logger(__name__)
 
 Replayer = Callable[[Tx, uuid.UUID], None]
 _replayers: dict[str, Replayer] = {}
-
-PURGE_BATCH = 1000
 
 
 def register_replayer(kind: str, fn: Replayer) -> None:
@@ -143,8 +142,6 @@ def summary(verb: str, results: list[Result], selected: list[int], dry_run: bool
 def retention() -> timedelta:
     """DEAD_LETTER_RETENTION_DAYS (default 30, a relay.settings field validated at
     start-up): how long resolved dead letters are kept."""
-    from relay.settings import get_settings
-
     return timedelta(days=get_settings().dead_letter_retention_days)
 
 
@@ -161,7 +158,7 @@ def purge(older_than: timedelta, *, by: str = "retention", dry_run: bool = False
                 (older_than,)).fetchone()["n"]
             conn.commit()
         return int(n)
-    total = 0
+    total, batch = 0, get_settings().dead_letter_purge_batch
     while True:
         with transaction() as tx:
             cur = tx.execute(
@@ -175,10 +172,10 @@ def purge(older_than: timedelta, *, by: str = "retention", dry_run: bool = False
                    SELECT id, 'retention_purged', %(by)s,
                           format('%%s %%s %%s (was %%s)', kind, entity_id, reason, state)
                    FROM gone""",
-                {"age": older_than, "batch": PURGE_BATCH, "by": by})
+                {"age": older_than, "batch": batch, "by": by})
             purged = cur.rowcount
         total += purged
-        if purged < PURGE_BATCH:
+        if purged < batch:
             break
     if total:
         log.info("dead_letter.purged", count=total, older_than_s=older_than.total_seconds())

@@ -4,9 +4,10 @@ Each step blanks the personal columns of rows that are finished and older than t
 cutoff, and stamps `redacted_at`; no row is deleted, so counts, times, outcomes, brand and
 country stay and `relay sla report` and the rollups read old months unchanged. Open work
 (pending, in flight, standby) and open dead letters keep their data: a replay or a retry
-needs it, and it is blanked once it finishes. Every step runs in batches of BATCH rows
-under `FOR UPDATE SKIP LOCKED`, each batch its own short transaction: two beats (or a
-long backlog on the first run) never block workers or each other.
+needs it, and it is blanked once it finishes. Every step runs in batches (of
+PII_RETENTION_BATCH rows) under `FOR UPDATE SKIP LOCKED`, each batch its own short
+transaction: two beats (or a long backlog on the first run) never block workers or each
+other.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from relay.logs import get_logger
 from relay.settings import get_settings
 
 log = get_logger(__name__)
-
-BATCH = 1000
 
 # An entity is finished when its outbox row is done (or it never had one) and no open dead
 # letter holds it.
@@ -124,10 +123,10 @@ def run(now: datetime | None = None) -> RetentionRun:
 
 
 def _drain(sql: str, cutoff: datetime) -> int:
-    total = 0
+    total, batch = 0, get_settings().pii_retention_batch
     while True:
         with transaction() as tx:
-            n = tx.execute(sql, {"cutoff": cutoff, "batch": BATCH}).rowcount
+            n = tx.execute(sql, {"cutoff": cutoff, "batch": batch}).rowcount
         total += n
-        if n < BATCH:
+        if n < batch:
             return total

@@ -15,8 +15,8 @@ import pytest
 from relay.db import close_pool
 from relay.migrate import migrate
 from relay.settings import reset_settings_cache
-from relay.standins.faults import Faults
-from relay.standins.homeria import serve
+from standins.faults import Faults
+from standins.homeria import serve
 from sync_worker import enqueue_email_change
 from tests.integration.sync.helpers import SECRET, TOKEN, changes, customer, homeria_env
 from tests.servers import PrivatePostgres

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from relay import canary
-from relay.standins import sentry
+from standins import sentry
 from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ import pytest
 from relay import watchdog
 from relay.db import transaction
 from relay.settings import reset_settings_cache
-from relay.standins.webhook import serve as serve_webhook
+from standins.webhook import serve as serve_webhook
 from tests.support import ROOT, run_cli, wait_until
 
 pytestmark = pytest.mark.e2e

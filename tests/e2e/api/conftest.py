@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from relay.standins.homeria import serve as serve_homeria
+from standins.homeria import serve as serve_homeria
 from tests.integration.sync.helpers import SECRET, TOKEN, customer, homeria_env
 from tests.support import ROOT, run_cli, wait_until
 

@@ -13,7 +13,7 @@ import pytest
 from notifications import policy
 from notifications.campaigns import service
 from relay.db import connection
-from relay.standins import push, smtp
+from standins import push, smtp
 from tests.support import run_cli, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -140,9 +140,9 @@ def test_a_bad_audience_line_writes_nothing_and_names_the_line_and_field(env, tm
 
 def test_cancel_mid_run_stops_every_unsent_message_and_the_sum_holds(
         env, start_worker, standins, tmp_path):
-    # slow enough (4 senders at 200 ms: ~20/s) that the campaign is still running when
-    # the cancel command, a new process on a busy host (seconds to start), gets there
-    standins["smtp"].faults.update(latency_ms=200)
+    # 250 ms per email over 8 connections: ~25 s for the audience, so the cancel (a CLI
+    # start-up away, slow on a loaded host) lands mid-run however fast the sender gets.
+    standins["smtp"].faults.update(latency_ms=250)
     start_worker("notify.promotions", concurrency=2,
                  env={**env, "PROMO_SEND_CONCURRENCY": "4"})
     create(env, tmp_path, "oops")

@@ -8,7 +8,7 @@ import pytest
 from notifications import record_order_event
 from relay import outbox
 from relay.db import connection
-from relay.standins import push, sms, smtp
+from standins import push, sms, smtp
 from tests.integration.notifications.conftest import event, rows
 from tests.support import wait_until
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from notifications import sla
-from relay.standins import push, sms, smtp
+from standins import push, sms, smtp
 from tests.integration.sla.conftest import past_event, rows
 from tests.support import wait_until
 

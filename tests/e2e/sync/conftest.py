@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from relay.standins.homeria import serve
+from standins.homeria import serve
 from tests.integration.sync.helpers import SECRET, TOKEN, customer, homeria_env
 
 

@@ -1,5 +1,5 @@
 """Replaying dead letters against a Homeria that keeps its answers per Idempotency-Key
-(contracts/homeria.md, Idempotency): a replayed change goes under a fresh key when its key
+(docs/contracts/homeria.md, Idempotency): a replayed change goes under a fresh key when its key
 holds a permanent answer, and is still applied at most once when an answer was lost."""
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from notifications.channels import PushChannel, SmsChannel, SmtpChannel
-from relay.standins import push, sms, smtp
+from standins import push, sms, smtp
 
 EMAIL_FROM = "Relay Shop <orders@shop.example>"
 PROMO_FROM = "Relay Shop Offers <offers@shop.example>"

@@ -14,7 +14,7 @@ from notifications.channels import (
 )
 from notifications.payloads import EmailMessage
 from relay.settings import load_settings
-from relay.standins import smtp
+from standins import smtp
 from tests.integration.channels.conftest import EMAIL_FROM, PROMO_FROM
 
 

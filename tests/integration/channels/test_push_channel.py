@@ -12,7 +12,7 @@ from notifications.channels import (
 )
 from notifications.payloads import PushMessage
 from relay.settings import load_settings
-from relay.standins import push
+from standins import push
 from tests.integration.channels.conftest import FAST
 
 

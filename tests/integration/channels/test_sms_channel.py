@@ -14,7 +14,7 @@ from notifications.channels import (
 )
 from notifications.payloads import SmsMessage
 from relay.settings import load_settings
-from relay.standins import sms
+from standins import sms
 from tests.integration.channels.conftest import FAST
 
 

@@ -1,4 +1,4 @@
-"""The SMTP sink's lean server (relay/standins/smtp_server.py) speaks SMTP strictly, with
+"""The SMTP sink's lean server (standins/smtp_server.py) speaks SMTP strictly, with
 PIPELINING: spoken to over a raw socket, as a client that gets things wrong would."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from relay.standins import smtp
+from standins import smtp
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ import requests
 
 from notifications.channels import SmsChannel, SmtpChannel
 from notifications.payloads import EmailMessage, SmsMessage
-from relay.standins import sms
+from standins import sms
 from tests.support import ROOT
 
 
 def start(*args: str) -> tuple[subprocess.Popen, dict]:
-    proc = subprocess.Popen([sys.executable, "-m", "relay.standins", *args], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "standins", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     ready = json.loads(proc.stdout.readline())  # the first line says where it listens
     return proc, ready

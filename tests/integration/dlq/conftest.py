@@ -10,7 +10,7 @@ import pytest
 from relay import attempts, canary, deadletters, outbox
 from relay.db import connection, transaction
 from relay.settings import reset_settings_cache
-from relay.standins.webhook import serve
+from standins.webhook import serve
 
 
 def _insert_dead_canaries(n: int, **dead) -> list[tuple[uuid.UUID, int]]:

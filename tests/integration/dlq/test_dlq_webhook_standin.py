@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from relay.standins.webhook import serve
+from standins.webhook import serve
 
 
 def test_webhook_standin_keeps_valid_posts_and_rejects_like_slack():

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from relay.standins.homeria import serve
+from standins.homeria import serve
 from sync_worker.client import HomeriaClient
 from sync_worker.payload import EmailChangePayload
 

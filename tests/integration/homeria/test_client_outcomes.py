@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from relay.standins.httpserver import Response, StandInHandler, serve_in_thread
+from standins.httpserver import Response, StandInHandler, serve_in_thread
 from sync_worker.client import HomeriaClient
 from sync_worker.errors import Outcome
 from tests.support import wait_until

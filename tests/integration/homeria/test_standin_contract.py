@@ -151,7 +151,7 @@ def test_seed_rejects_a_duplicate_customer_ref(homeria):
 def test_cli_starts_seeded_and_prints_shape_without_emails(tmp_path):
     env = {**os.environ, "HOMERIA_API_TOKEN": "cli-token", "HOMERIA_STANDIN_LATENCY_MS": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "relay.standins", "homeria", "--port", "0", "--seed-demo"],
+        [sys.executable, "-m", "standins", "homeria", "--port", "0", "--seed-demo"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
         cwd=Path(__file__).resolve().parents[3])
     try:

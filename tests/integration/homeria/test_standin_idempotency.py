@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from relay.standins.faults import Faults
-from relay.standins.homeria import KEY_TTL_SECONDS, HomeriaState
+from standins.faults import Faults
+from standins.homeria import KEY_TTL_SECONDS, HomeriaState
 
 from .test_standin_contract import post, valid_body
 
@@ -153,7 +153,7 @@ def test_cli_reads_standin_drop_after_apply_rate_from_the_environment():
     assert (banner["faults"]["drop_after_apply_rate"], banner["faults"]["error_rate"]) == (
         0.3, 0.1)
     bad = subprocess.run(
-        [sys.executable, "-m", "relay.standins", "homeria", "--port", "0"],
+        [sys.executable, "-m", "standins", "homeria", "--port", "0"],
         env={**os.environ, "STANDIN_DROP_AFTER_APPLY_RATE": "lots"}, capture_output=True,
         text=True, timeout=30, cwd=_ROOT)
     assert bad.returncode != 0 and "STANDIN_DROP_AFTER_APPLY_RATE" in bad.stderr
@@ -164,7 +164,7 @@ _ROOT = Path(__file__).resolve().parents[3]
 
 def _banner(env):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "relay.standins", "homeria", "--port", "0"],
+        [sys.executable, "-m", "standins", "homeria", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True, cwd=_ROOT)
     try:
         return json.loads(proc.stdout.readline())

@@ -14,7 +14,7 @@ from notifications import service
 from notifications.channels import PushChannel, SmsChannel, SmtpChannel
 from notifications.channels.inapp import InAppChannel
 from relay.db import connection
-from relay.standins import push, sms, smtp
+from standins import push, sms, smtp
 
 EMAIL_FROM = "Relay Shop <orders@shop.example>"
 PROMO_FROM = "Relay Shop Offers <offers@shop.example>"

@@ -20,7 +20,7 @@ from notifications.producer import record_order_event
 from relay import deadletters, telemetry
 from relay.privacy import catalog, retention
 from relay.settings import reset_settings_cache
-from relay.standins import sentry, webhook
+from standins import sentry, webhook
 from sync_worker import enqueue_email_change, enqueue_profile_change, profile_service, service
 from sync_worker.reconcile import reconcile
 from tests.integration.notifications.conftest import drain, event

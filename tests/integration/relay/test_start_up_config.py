@@ -32,6 +32,20 @@ GARBAGE = [
     ("REQUESTS_CA_BUNDLE", "/nonexistent/ca.pem"),
     ("CURL_CA_BUNDLE", "/nonexistent/ca.pem"),
     ("PROMETHEUS_MULTIPROC_DIR", "/nonexistent/metrics"),
+    # tunables that were constants in code, now registry fields
+    ("HOMERIA_CONNECT_TIMEOUT_SECONDS", "0"),
+    ("HOMERIA_READ_TIMEOUT_SECONDS", "nan"),
+    ("HOMERIA_CLAIM_LEASE_SECONDS", "10"),      # shorter than connect + read: 13.05 s
+    ("HOMERIA_MAX_TOKEN_WAIT_SECONDS", "-0.5"),
+    ("HOMERIA_RECONCILE_SECONDS", "5"),
+    ("HOMERIA_RECONCILE_SAMPLE", "many"),
+    ("NOTIFY_CONNECT_TIMEOUT_SECONDS", "inf"),
+    ("NOTIFY_READ_TIMEOUT_SECONDS", "0"),
+    ("SLA_CHECK_SECONDS", "0.5"),
+    ("SLA_ROLLUP_SECONDS", "soon"),
+    ("ONCALL_ALERT_FLUSH_SECONDS", "0"),
+    ("DEAD_LETTER_PURGE_BATCH", "0"),
+    ("PII_RETENTION_BATCH", "1.5"),
 ]
 
 
@@ -72,6 +86,46 @@ def test_blank_means_the_default_not_garbage(fresh_config):
     reset_settings_cache()
     assert get_policy().retry_base_s == 2.0
     assert retention().days == 30
+
+
+def test_blank_new_tunables_mean_their_defaults(fresh_config):
+    from relay.settings import get_settings
+    from sync_worker.policy import get_policy
+
+    for var in ("HOMERIA_CLAIM_LEASE_SECONDS", "HOMERIA_MAX_TOKEN_WAIT_SECONDS",
+                "DEAD_LETTER_PURGE_BATCH", "SLA_CHECK_SECONDS"):
+        fresh_config.setenv(var, " ")
+    reset_settings_cache()
+    assert (get_policy().claim_lease_s, get_policy().max_token_wait_s) == (20.0, 0.5)
+    assert get_settings().dead_letter_purge_batch == 1000
+    assert get_settings().sla_check_seconds == 60
+
+
+def test_a_lease_longer_than_the_timeouts_is_accepted(fresh_config):
+    from sync_worker.policy import get_policy
+
+    fresh_config.setenv("HOMERIA_READ_TIMEOUT_SECONDS", "30")
+    fresh_config.setenv("HOMERIA_CLAIM_LEASE_SECONDS", "45")
+    reset_settings_cache()
+    assert get_policy().claim_lease_s == 45
+
+
+def _refused(result: subprocess.CompletedProcess, var: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and var in lines[0] and "Traceback" not in result.stderr, lines
+
+
+def test_celery_beat_refuses_a_malformed_schedule(relay_env):
+    env = dict(relay_env, SLA_CHECK_SECONDS="every minute")
+    result = subprocess.run([sys.executable, "-m", "celery", "-A", "relay", "beat"],
+                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    _refused(result, "SLA_CHECK_SECONDS")
+
+
+def test_relay_serve_refuses_a_malformed_variable(relay_env):
+    _refused(run_cli(["serve", "--port", "1"], dict(relay_env, API_RATE_LIMIT_RPS="lots")),
+             "API_RATE_LIMIT_RPS")
 
 
 def test_relay_status_subprocess_refuses_nan_give_up_age(relay_env):

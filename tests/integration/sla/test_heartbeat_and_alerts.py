@@ -10,7 +10,7 @@ import pytest
 from notifications import sla
 from relay import alerts
 from relay.settings import reset_settings_cache
-from relay.standins import webhook
+from standins import webhook
 from tests.integration.sla.conftest import past_event
 from tests.support import run_cli, wait_until
 

@@ -13,7 +13,7 @@ import pytest
 
 from notifications import sla
 from relay.settings import reset_settings_cache
-from relay.standins import webhook
+from standins import webhook
 from tests.integration.notifications.conftest import drain
 from tests.integration.sla.conftest import past_event, rows, sql
 from tests.support import ROOT, wait_until

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from relay.settings import reset_settings_cache
-from relay.standins.homeria import serve
+from standins.homeria import serve
 from sync_worker.policy import reset_policy_cache
 from sync_worker.runtime import reset_runtime, runtime
 from tests.integration.sync.helpers import SECRET, TOKEN, customer, homeria_env

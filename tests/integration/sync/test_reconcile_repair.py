@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from relay.standins.homeria_profiles import set_profile
+from standins.homeria_profiles import set_profile
 from sync_worker import enqueue_email_change, enqueue_profile_change, profile_service, service
 from sync_worker.reconcile import reconcile
 from tests.support import run_cli

@@ -1,5 +1,5 @@
 """Which Idempotency-Key a delivery goes under: the change id first, a fresh derived key
-only after Homeria kept a permanent answer under the current one (contracts/homeria.md)."""
+only after Homeria kept a permanent answer under the current one (docs/contracts/homeria.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every row of the response table in contracts/homeria.md, and the rows it leaves out."""
+"""Every row of the response table in docs/contracts/homeria.md, and the rows it leaves out."""
 
 import pytest
 import requests

@@ -10,7 +10,7 @@ the matching errors, so the client's error table is exercised against real codes
     +15005550009 → 21614 not a mobile      any non-E.164 'To' → 21211
 
 In-process: `with serve() as sms: sms.url, sms.state.messages(), sms.faults.update(...)`.
-Shell: `python -m relay.standins sms --port 8092`. Extra control endpoints: GET|DELETE
+Shell: `python -m standins sms --port 8092`. Extra control endpoints: GET|DELETE
 /_control/messages, POST /_control/unsubscribe `{"number": "+34…"}`.
 """
 
@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
-from relay.standins.faults import Faults
-from relay.standins.httpserver import (
+from standins.faults import Faults
+from standins.httpserver import (
     Response,
     RunningStandIn,
     StandInHandler,

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from relay.logs import configure_logging
-from relay.standins.faults import Faults, add_fault_arguments, faults_from_args
+from standins.faults import Faults, add_fault_arguments, faults_from_args
 
 
 @dataclass
@@ -248,7 +248,7 @@ def serve_in_thread(handler_cls, port: int = 0, faults: Faults | None = None,
 
 def standin_parser(name: str, description: str, port: int) -> argparse.ArgumentParser:
     """The flags every stand-in takes: --host, --port and the fault settings."""
-    parser = argparse.ArgumentParser(prog=f"python -m relay.standins {name}",
+    parser = argparse.ArgumentParser(prog=f"python -m standins {name}",
                                      description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=port)

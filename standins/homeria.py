@@ -1,4 +1,4 @@
-"""Homeria stand-in: a real HTTP server implementing contracts/homeria.md.
+"""Homeria stand-in: a real HTTP server implementing docs/contracts/homeria.md.
 
 It verifies what the real Homeria would (bearer token, timestamp window, HMAC signature over
 the raw body, payload shape, Idempotency-Key) and keeps customers per (brand, country), so
@@ -16,7 +16,7 @@ change that got a 404 answers 404 under that key even after the customer exists 
 must use a new key to deliver it again, as against the real Homeria.
 
 In-process: `with serve(seed=[...]) as homeria: homeria.url, homeria.state.lookup(...)`.
-Shell: `python -m relay.standins homeria --port 8091 --seed-demo [--latency-ms 20 ...]`;
+Shell: `python -m standins homeria --port 8091 --seed-demo [--latency-ms 20 ...]`;
 fault settings from flags, from `HOMERIA_STANDIN_<FIELD>` or else `STANDIN_<FIELD>`
 (e.g. STANDIN_DROP_AFTER_APPLY_RATE=0.1), or at run time via POST /_control/faults.
 
@@ -58,9 +58,9 @@ from uuid import UUID
 import pycountry
 
 from relay.logs import get_logger
-from relay.standins import homeria_profiles as profiles
-from relay.standins.faults import Faults
-from relay.standins.httpserver import (
+from standins import homeria_profiles as profiles
+from standins.faults import Faults
+from standins.httpserver import (
     LoggedRequest,
     Response,
     RunningStandIn,
@@ -468,7 +468,7 @@ def serve(port: int = 0, token: str = DEFAULT_TOKEN, secret: str = DEFAULT_SECRE
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = standin_parser("homeria", "Homeria API stand-in (contracts/homeria.md)", 8091)
+    parser = standin_parser("homeria", "Homeria API stand-in (docs/contracts/homeria.md)", 8091)
     parser.add_argument("--token", default=os.environ.get("HOMERIA_API_TOKEN", DEFAULT_TOKEN))
     parser.add_argument("--secret",
                         default=os.environ.get("HOMERIA_SIGNING_SECRET", DEFAULT_SECRET))

@@ -110,7 +110,7 @@ class Faults:
 
 
 def add_fault_arguments(parser) -> None:
-    """argparse flags mirroring the Faults fields, for `python -m relay.standins ...`."""
+    """argparse flags mirroring the Faults fields, for `python -m standins ...`."""
     parser.add_argument("--error-rate", type=float, default=None)
     parser.add_argument("--error-status", type=int, default=None)
     parser.add_argument("--latency-ms", type=float, default=None)

@@ -19,7 +19,7 @@ must exist) for 127.0.0.1/localhost; clients trust it through `sink.client_tls_c
 `implicit_tls=True` does the same for smtps://. AUTH PLAIN/LOGIN when `auth=(user, pw)`.
 
 In-process: `with serve() as sink: sink.port, sink.messages(), sink.wait_for(1)`.
-Shell: `python -m relay.standins smtp --port 8025 --http-port 8026`; the HTTP side serves
+Shell: `python -m standins smtp --port 8025 --http-port 8026`; the HTTP side serves
 GET|DELETE /_control/messages plus httpserver's /_control/faults (changing SMTP faults).
 """
 
@@ -48,8 +48,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from relay.standins.faults import Faults, faults_from_args
-from relay.standins.httpserver import (
+from standins.faults import Faults, faults_from_args
+from standins.httpserver import (
     Response,
     RunningStandIn,
     StandInHandler,
@@ -230,7 +230,7 @@ class SmtpSink:
         self._tmp: str | None = None
         self.controller: Any = None
         if not (auth or starttls or implicit_tls):   # the lean server (smtp_server.py)
-            from relay.standins.smtp_server import LeanServer
+            from standins.smtp_server import LeanServer
 
             self.controller = LeanServer(self.handler, host, port)
         else:

@@ -21,7 +21,7 @@ import asyncio
 import re
 import threading
 
-from relay.standins.smtp import ReceivedMessage, SinkHandler, new_queue_id
+from standins.smtp import ReceivedMessage, SinkHandler, new_queue_id
 
 MAX_LINE = 512
 MAX_SIZE = 33_554_432

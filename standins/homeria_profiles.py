@@ -1,5 +1,5 @@
 """The Homeria stand-in's profile endpoint: `POST /v1/customer-profile-changes`
-(contracts/homeria.md, added 2026-11-30), strict like the rest of the stand-in.
+(docs/contracts/homeria.md, added 2026-11-30), strict like the rest of the stand-in.
 
 Checked independently of relay's own validation (which uses libphonenumber): the body's
 exact field set, each field's shape, a 422 naming the first field it rejects. Idempotency

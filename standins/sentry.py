@@ -11,7 +11,7 @@ import gzip
 import json
 import zlib
 
-from relay.standins.httpserver import Response, StandInHandler, serve_in_thread
+from standins.httpserver import Response, StandInHandler, serve_in_thread
 
 
 def decode_body(body: bytes, encoding: str | None) -> bytes:

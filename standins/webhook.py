@@ -5,7 +5,7 @@ Answers like Slack: `200 ok` (text) for a JSON body carrying `text` or `blocks`;
 Any path is accepted (Slack's are /services/T…/B…/…).
 
 In-process: `with serve() as hook: hook.url, hook.state.posts(), hook.state.wait_for(2)`.
-Shell: `python -m relay.standins webhook --port 8094`, then
+Shell: `python -m standins webhook --port 8094`, then
 `ONCALL_WEBHOOK_URL=http://127.0.0.1:8094/services/T000/B000/XXXX`. Extra control
 endpoints: GET|DELETE /_control/posts.
 """
@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any
 
-from relay.standins.httpserver import (
+from standins.httpserver import (
     Response,
     RunningStandIn,
     StandInHandler,

@@ -13,7 +13,7 @@
   answer UNREGISTERED.
 
 In-process: `with serve() as push: push.url, push.state.messages(), push.faults.update(...)`.
-Shell: `python -m relay.standins push --port 8093`. Extra control endpoints: GET|DELETE
+Shell: `python -m standins push --port 8093`. Extra control endpoints: GET|DELETE
 /_control/messages, POST /_control/tokens `{"register": [...], "kill": [...]}`.
 """
 
@@ -28,8 +28,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from relay.standins.faults import Faults
-from relay.standins.httpserver import (
+from standins.faults import Faults
+from standins.httpserver import (
     Response,
     RunningStandIn,
     StandInHandler,

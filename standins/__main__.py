@@ -1,7 +1,7 @@
-"""`python -m relay.standins <name> [--port N] [fault flags]`: run one stand-in in the foreground.
+"""`python -m standins <name> [--port N] [fault flags]`: run one stand-in in the foreground.
 
 Each stand-in module exposes `main(argv) -> int` and parses its own flags; register it in
-STANDINS. `python -m relay.standins <name> -h` shows that stand-in's flags.
+STANDINS. `python -m standins <name> -h` shows that stand-in's flags.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from relay.standins import homeria, push, sms, smtp, webhook
+from standins import homeria, push, sms, smtp, webhook
 
 STANDINS: dict[str, Callable[[list[str]], int]] = {
     "homeria": homeria.main,
@@ -23,7 +23,7 @@ STANDINS: dict[str, Callable[[list[str]], int]] = {
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m relay.standins",
+    parser = argparse.ArgumentParser(prog="python -m standins",
                                      description="Run one loopback stand-in.")
     parser.add_argument("name", choices=sorted(STANDINS))
     chosen = parser.parse_args(args[:1])   # the rest belongs to the stand-in's own parser
