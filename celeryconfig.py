@@ -64,10 +64,12 @@ task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 worker_hijack_root_logger = False
-# Task events cost the worker three broker publishes per task: about a sixth of the sync
-# worker's CPU (README, Benchmarks). Celery's default (off) is kept; Flower switches them on
-# while it watches (its --enable-events, on by default), so its task views work when used.
-worker_send_task_events = False
+# Task events on, so Flower's task list and counters are real (task arguments are ids: no
+# PII reaches it). On the Redis transport a worker with an event loop (threads and prefork
+# alike) buffers task events and publishes each loop tick's as ONE `task.multi` message
+# (README, Benchmarks: what they cost the sync). No task-sent event: the outbox publishes
+# through its own pipeline, and Flower lists a task from its task-received event.
+worker_send_task_events = True
 task_send_sent_event = False
 task_track_started = False
 # A task that runs past the lease would be republished by the sweep while still running.
@@ -89,7 +91,7 @@ task_routes = {
 }
 
 imports = ("relay.tasks", "relay.deadletters.tasks", "notifications.tasks", "sync_worker.tasks",
-           "notifications.sla_tasks", "relay.privacy.tasks")
+           "notifications.sla.tasks", "relay.privacy.tasks")
 
 # Any number of beats may run; one holds the leader lease in PostgreSQL and schedules
 # (relay/beatlease.py). A beat on standby takes over within seconds of the leader's loss.
@@ -126,7 +128,7 @@ beat_schedule = {
         "kwargs": {"sample": _settings.homeria_reconcile_sample},
         "options": {"queue": Queues.HOMERIA, "expires": _settings.homeria_reconcile_seconds},
     },
-    # the 2-hour SLA: expedite, breach, predict, heartbeat (notifications/sla.py)
+    # the 2-hour SLA: expedite, breach, predict, heartbeat (notifications/sla/)
     "sla-check": {
         "task": Tasks.SLA_CHECK,
         "schedule": _settings.sla_check_seconds,

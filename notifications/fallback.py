@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 
 from notifications import planning, policy
 from notifications.channels import ChannelError
-from notifications.producer import KIND, TASKS, TRANSACTIONAL_QUEUE
+from notifications.producer import KIND, TASKS
+from notifications.store import sending as store
 from relay import deadletters, outbox
 from relay.db import Tx
 from relay.logs import get_logger
@@ -32,25 +33,19 @@ from relay.names import Queues
 
 log = get_logger(__name__)
 
-EXPEDITE_QUEUE = Queues.EXPEDITE
-
 
 def give_up(tx: Tx, notification_id: uuid.UUID, row: dict, reason: str,
              error: ChannelError) -> str:
     """This channel is done for now: activate the next standby channel at once; when
     none is left, go round the transiently failed channels again (waiting out an outage),
     or dead-letter."""
-    tx.execute(
-        """UPDATE notifications SET state = 'failed', reason = %s, last_error = %s,
-                  claim_token = NULL, claimed_until = NULL, updated_at = now() WHERE id = %s""",
-        (reason, f"{error.reason} {error.detail}".strip()[:500], notification_id))
+    store.mark_failed(tx, notification_id, reason,
+                      f"{error.reason} {error.detail}".strip()[:500])
     current = outbox.get(tx.conn, notification_id)
     outbox.complete(tx, notification_id)
     # already late: a fallback keeps its place in line on the expedite queue
-    expedite = bool(current and current["queue"] == EXPEDITE_QUEUE)
-    nxt = tx.execute(
-        """SELECT id, channel, queue FROM notifications WHERE event_id = %s AND state = 'standby'
-           ORDER BY rank LIMIT 1 FOR UPDATE""", (row["event_id"],)).fetchone()
+    expedite = bool(current and current["queue"] == Queues.EXPEDITE)
+    nxt = store.lock_next_standby(tx, row["event_id"])
     if nxt is not None:
         _activate(tx, nxt, f"fallback_from_{row['channel']}:{reason}", expedite, 0.0)
         log.info("notification.fallback", notification_id=str(notification_id),
@@ -68,12 +63,10 @@ def give_up(tx: Tx, notification_id: uuid.UUID, row: dict, reason: str,
 
 
 def _activate(tx: Tx, nxt: dict, reason: str, expedite: bool, delay_s: float) -> None:
-    tx.execute(
-        """UPDATE notifications SET state = 'pending', activated_at = now(), reason = %s,
-                  updated_at = now() WHERE id = %s""", (reason, nxt["id"]))
+    store.activate(tx, nxt["id"], reason)
     queue = nxt["queue"]
-    if expedite and queue == TRANSACTIONAL_QUEUE:
-        queue = EXPEDITE_QUEUE
+    if expedite and queue == Queues.TRANSACTIONAL:
+        queue = Queues.EXPEDITE
     outbox.schedule(tx, KIND, nxt["id"], TASKS[nxt["queue"]], queue, delay_s,
                     reason=planning.WAITING_OUT if delay_s else "fallback")
 
@@ -83,11 +76,7 @@ def _next_round(tx: Tx, notification_id: uuid.UUID, row: dict, error: ChannelErr
     """No standby channel is left. If some channels failed only transiently, put them
     back on standby and start the next round with the first of them after a backoff
     (planning.after_every_channel); None when there is nothing to wait for."""
-    waiting = tx.execute(
-        """SELECT id, channel, queue, rounds, created_at FROM notifications
-           WHERE event_id = %s AND state = 'failed' AND reason = ANY(%s)
-           ORDER BY rank FOR UPDATE""",
-        (row["event_id"], list(planning.TRANSIENT_FALLBACKS))).fetchall()
+    waiting = store.lock_failed_with(tx, row["event_id"], list(planning.TRANSIENT_FALLBACKS))
     if not waiting:
         return None
     round_ = max(r["rounds"] for r in waiting) + 1
@@ -102,9 +91,7 @@ def _next_round(tx: Tx, notification_id: uuid.UUID, row: dict, error: ChannelErr
                   f"{policy.give_up_seconds():g} s) {error.detail}".strip(),
             attempts=row["attempts"], brand=row["brand"], country=row["country"])
         return "dead_letter"
-    tx.execute(
-        """UPDATE notifications SET state = 'standby', rounds = %s, updated_at = now()
-           WHERE id = ANY(%s)""", (round_, [r["id"] for r in waiting]))
+    store.to_standby(tx, [r["id"] for r in waiting], round_)
     _activate(tx, waiting[0], planning.WAITING_OUT, expedite, step.delay_s)
     log.info("notification.waiting_out", event_type=row["event_type"], round=round_,
              channels=[r["channel"] for r in waiting], delay_s=round(step.delay_s, 1))

@@ -20,12 +20,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import psycopg
-
 from notifications import planning, policy
 from notifications.models import STAGES, OrderEvent, parse_event
+from notifications.store import intake as store
 from relay import outbox
-from relay.db import Tx, copy_rows, transaction
+from relay.db import Tx, transaction
 from relay.logs import get_logger
 from relay.names import Queues, Tasks
 
@@ -111,7 +110,7 @@ def record_order_events(events: Iterable[dict | OrderEvent], *,
     with transaction() as tx:
         events = list(parsed.values())
         history = _order_history(tx, events)   # read before this batch is written
-        new_ids = _insert_events(tx, events, sla)
+        new_ids = store.insert_events(tx, [_event_row(e, sla) for e in events])
         fresh = [e for e in events if e.event_id in new_ids]
         for event in fresh:   # a batch may hold several stages of one order
             if event.order_id and event.type in STAGES:
@@ -135,56 +134,10 @@ def record_order_events(events: Iterable[dict | OrderEvent], *,
     return intake
 
 
-_EVENT_TYPES = (("event_id", "text"), ("type", "text"), ("order_id", "text"),
-                ("customer_id", "text"), ("brand", "text"), ("country", "text"),
-                ("locale", "text"), ("occurred_at", "timestamptz"),
-                ("deadline", "timestamptz"), ("expires", "timestamptz"),
-                # json's binary form is its text: the serialized document goes in as is
-                # (declared "json", psycopg would encode the string once more)
-                ("payload", "text"))
-_EVENT_COLUMNS = tuple(name for name, _ in _EVENT_TYPES)
-
-
 def _event_row(event: OrderEvent, sla: timedelta) -> tuple:
     return (event.event_id, event.type.value, event.order_id, event.customer.customer_id,
             event.brand, event.country, event.locale, event.occurred_at,
             event.occurred_at + sla, event.expires, event.model_dump_json())
-
-
-def _insert_events(tx: Tx, events: list[OrderEvent], sla: timedelta) -> set[str]:
-    """Insert the events not yet known; return the ids that were new.
-
-    Bulk: look up which ids exist, COPY the others straight into the table (one write per
-    event), under a savepoint. Only if a concurrent intake inserted one of them in between
-    (a unique violation) does the batch go the slower way: COPY into a staging table, then
-    INSERT … ON CONFLICT DO NOTHING."""
-    columns = ", ".join(_EVENT_COLUMNS)
-    if len(events) == 1:
-        rows = tx.execute(
-            f"""INSERT INTO order_events ({columns}) VALUES ({", ".join(["%s"] * 11)})
-                ON CONFLICT (event_id) DO NOTHING RETURNING event_id""",
-            _event_row(events[0], sla)).fetchall()
-        return {r["event_id"] for r in rows}
-    known = _known_ids(tx, [e.event_id for e in events])
-    new = [e for e in events if e.event_id not in known]
-    try:
-        with tx.conn.transaction():
-            copy_rows(tx, "order_events", _EVENT_TYPES, (_event_row(e, sla) for e in new))
-        return {e.event_id for e in new}
-    except psycopg.errors.UniqueViolation:
-        log.info("notifications.intake_race", events=len(new))
-    tx.execute("""CREATE TEMP TABLE IF NOT EXISTS order_events_in
-                  (LIKE order_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS""")
-    copy_rows(tx, "order_events_in", _EVENT_TYPES, (_event_row(e, sla) for e in new))
-    rows = tx.execute(
-        f"""INSERT INTO order_events ({columns}) SELECT {columns} FROM order_events_in
-            ON CONFLICT (event_id) DO NOTHING RETURNING event_id""").fetchall()
-    return {r["event_id"] for r in rows}
-
-
-def _known_ids(tx: Tx, event_ids: list[str]) -> set[str]:
-    return {r["event_id"] for r in tx.execute(
-        "SELECT event_id FROM order_events WHERE event_id = ANY(%s)", (event_ids,))}
 
 
 def _order_history(tx: Tx, events: list[OrderEvent]) -> dict[str, list[tuple[str, datetime]]]:
@@ -194,20 +147,9 @@ def _order_history(tx: Tx, events: list[OrderEvent]) -> dict[str, list[tuple[str
     history: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
     if not order_ids:
         return history
-    for row in tx.execute(
-            """SELECT order_id, type, occurred_at FROM order_events
-               WHERE order_id = ANY(%s) AND type = ANY(%s)""",
-            (order_ids, [t.value for t in STAGES])):
+    for row in store.stages_of_orders(tx, order_ids, [t.value for t in STAGES]):
         history[row["order_id"]].append((row["type"], row["occurred_at"]))
     return history
-
-
-_NOTIFICATION_TYPES = (("id", "uuid"), ("event_id", "text"), ("channel", "text"),
-                       ("rank", "int2"), ("event_type", "text"), ("order_id", "text"),
-                       ("customer_id", "text"), ("brand", "text"), ("country", "text"),
-                       ("queue", "text"), ("state", "text"), ("reason", "text"),
-                       ("occurred_at", "timestamptz"), ("deadline", "timestamptz"),
-                       ("activated_at", "timestamptz"), ("campaign_id", "text"))
 
 
 def _copy_notifications(tx: Tx, rows: list, sla: timedelta,
@@ -215,7 +157,7 @@ def _copy_notifications(tx: Tx, rows: list, sla: timedelta,
     if not rows:
         return
     now = datetime.now(UTC)
-    copy_rows(tx, "notifications", _NOTIFICATION_TYPES, (
+    store.copy_notifications(tx, (
         (nid, event.event_id, planned.channel, planned.rank, event.type.value,
          event.order_id, event.customer.customer_id, event.brand, event.country, queue,
          planned.state, planned.reason, event.occurred_at, event.occurred_at + sla,
@@ -224,7 +166,4 @@ def _copy_notifications(tx: Tx, rows: list, sla: timedelta,
 
 
 def existing(tx: Tx, event_id: str) -> list[Notification]:
-    rows = tx.execute(
-        """SELECT id, event_id, channel, state, reason, queue, deadline FROM notifications
-           WHERE event_id = %s ORDER BY rank""", (event_id,)).fetchall()
-    return [Notification(**r) for r in rows]
+    return [Notification(**r) for r in store.notifications_of_event(tx, event_id)]

@@ -26,28 +26,28 @@ accepted, worker died before tx2) can a message go out twice; email reuses its M
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlencode
 
 from pydantic import ValidationError
 
-from notifications import planning, policy, sla
+from notifications import planning, policy
 from notifications.channels import Channel, ChannelError, channels_from_settings
 from notifications.channels.base import PermanentChannelError, TransientChannelError
-from notifications.channels.inapp import InAppChannel, InAppMessage
-from notifications.fallback import EXPEDITE_QUEUE, give_up
+from notifications.channels.inapp import InAppChannel
+from notifications.compose import compose
+from notifications.fallback import give_up
 from notifications.models import OrderEvent
-from notifications.payloads import EmailMessage, PushMessage, SmsMessage
-from notifications.producer import KIND, TRANSACTIONAL_QUEUE
-from notifications.rendering import RenderError, render
+from notifications.producer import KIND
+from notifications.rendering import RenderError
+from notifications.sla.counters import observe_sent
+from notifications.store import sending as store
 from relay import alerts, attempts, metrics, outbox
-from relay.db import Tx, run_one, transaction
+from relay.db import Tx, transaction
 from relay.logs import get_logger
+from relay.names import Queues
 
 log = get_logger(__name__)
 
@@ -122,41 +122,6 @@ def attempt(claim: Claim, composer=None) -> Attempt:
     return Attempt(claim, started, clock, accepted=accepted, sent_at=datetime.now(UTC))
 
 
-def unsubscribe_link(event: OrderEvent) -> str:
-    """RFC 8058 one-click URL naming brand, customer and campaign, signed (HMAC-SHA256)."""
-    customer, campaign = event.customer.customer_id, event.campaign.id if event.campaign else ""
-    token = hmac.new(policy.unsubscribe_secret(),
-                     f"{event.brand}:{customer}:{campaign}".encode(), hashlib.sha256)
-    query = urlencode({"b": event.brand, "u": customer, "c": campaign,
-                       "t": token.hexdigest()[:32]})
-    return f"{policy.unsubscribe_url()}?{query}"
-
-
-def compose(channel: str, notification_id: str, event: OrderEvent):
-    """Render the event for `channel` (brand + locale templates) into the channel payload."""
-    context = event.template_context()
-    unsubscribe = unsubscribe_link(event) if event.is_promotion else None
-    context["unsubscribe_url"] = unsubscribe
-    text = render(event.type.value, channel, context, event.brand, event.locale)
-    customer = event.customer
-    if channel == "email":
-        return EmailMessage(notification_id=notification_id, to=customer.email or "",
-                            subject=text.subject or "", text=text.body, html=text.html or "",
-                            promotion=event.is_promotion, unsubscribe_url=unsubscribe)
-    if channel == "sms":
-        return SmsMessage(notification_id=notification_id, to=customer.phone or "",
-                          body=text.body)
-    if channel == "push":
-        data = {"event_type": event.type.value, "event_id": event.event_id}
-        if event.order_id:
-            data["order_id"] = event.order_id
-        return PushMessage(notification_id=notification_id, token=customer.push_token or "",
-                           title=text.title or "", body=text.body, data=data)
-    return InAppMessage(notification_id=notification_id, customer_id=customer.customer_id,
-                        brand=event.brand, order_id=event.order_id, title=text.title or "",
-                        body=text.body)
-
-
 def deliver_promotion(notification_id: uuid.UUID) -> str:
     """A promotion first yields to order updates: while transactional messages wait in
     the broker, its thread sleeps (no CPU, no DB connection), for at most
@@ -182,27 +147,15 @@ def _orders_waiting() -> bool:
     if time.monotonic() - checked_at > 0.2:
         from relay.brokerinfo import queue_depth
 
-        depths = [queue_depth(q) for q in (TRANSACTIONAL_QUEUE, EXPEDITE_QUEUE)]
+        depths = [queue_depth(q) for q in (Queues.TRANSACTIONAL, Queues.EXPEDITE)]
         waiting = any(d for d in depths if d)
         _backlog_seen = (time.monotonic(), waiting)
     return waiting
 
 
-_LOCK_SQL = """SELECT n.*, e.payload, c.state AS campaign_state
-               FROM notifications n JOIN order_events e USING (event_id)
-               LEFT JOIN campaigns c ON c.id = n.campaign_id
-               WHERE n.id = %s FOR UPDATE OF n"""
-
-
-# The common case in one autocommit statement (relay/sql/notifications.sql): a pending
-# order update with nothing to decide first; otherwise no row, and the careful path below.
-_FAST_CLAIM = "SELECT * FROM notification_claim(%(id)s, %(token)s, %(lease)s)"
-
-
 def _claim(notification_id: uuid.UUID) -> Claim | str:
     token = uuid.uuid4()
-    row = run_one(_FAST_CLAIM, {"id": notification_id, "token": token,
-                                "lease": policy.claim_seconds()})
+    row = store.fast_claim(notification_id, token, policy.claim_seconds())
     if row is not None:
         return Claim(notification_id, token, row["channel"],
                      OrderEvent.model_validate(row["payload"]))
@@ -214,7 +167,7 @@ def _claim_deciding(notification_id: uuid.UUID) -> Claim | str:
     an expired event, a promotion in quiet hours, or a claim."""
     now = datetime.now(UTC)
     with transaction() as tx:
-        row = tx.execute(_LOCK_SQL, (notification_id,)).fetchone()
+        row = store.lock_for_claim(tx, notification_id)
         if row is None:
             log.warning("notification.unknown", notification_id=str(notification_id))
             outbox.complete(tx, notification_id)
@@ -233,9 +186,7 @@ def _claim_deciding(notification_id: uuid.UUID) -> Claim | str:
             _set_final(tx, notification_id, "suppressed", "cancelled")
             return "cancelled"
         if row["campaign_state"] == "paused":   # resume wakes it (campaigns/store.py)
-            tx.execute("""UPDATE notifications SET state = 'pending', claim_token = NULL,
-                          claimed_until = NULL, updated_at = now() WHERE id = %s""",
-                       (notification_id,))
+            store.release(tx, notification_id)
             outbox.park_until(tx, notification_id, None, "campaign_paused")
             return "paused"
         event = OrderEvent.model_validate(row["payload"])
@@ -245,33 +196,17 @@ def _claim_deciding(notification_id: uuid.UUID) -> Claim | str:
         if event.is_promotion:
             wait = policy.quiet_wait_seconds(event.country, now)
             if wait:
-                tx.execute("""UPDATE notifications SET state = 'pending', reason = 'quiet_hours',
-                              updated_at = now() WHERE id = %s""", (notification_id,))
+                store.mark_quiet_hours(tx, notification_id)
                 outbox.park_until(tx, notification_id, wait, "quiet_hours")
                 return "parked"
         token = uuid.uuid4()
-        tx.execute(
-            """UPDATE notifications SET state = 'sending', claim_token = %s,
-                      claimed_until = now() + make_interval(secs => %s),
-                      attempts = attempts + 1, activated_at = coalesce(activated_at, now()),
-                      reason = CASE WHEN reason = 'quiet_hours' THEN NULL ELSE reason END,
-                      updated_at = now()
-               WHERE id = %s""", (token, policy.claim_seconds(), notification_id))
+        store.claim(tx, notification_id, token, policy.claim_seconds())
     return Claim(notification_id, token, row["channel"], event)
 
 
 def _set_final(tx: Tx, notification_id: uuid.UUID, state: str, reason: str) -> None:
-    tx.execute("""UPDATE notifications SET state = %s, reason = %s, claim_token = NULL,
-                  claimed_until = NULL, updated_at = now() WHERE id = %s""",
-               (state, reason, notification_id))
+    store.set_final(tx, notification_id, state, reason)
     outbox.complete(tx, notification_id)
-
-
-def _relock(tx: Tx, claim: Claim) -> dict:
-    return tx.execute(
-        """SELECT state, claim_token, attempts, activated_at, deadline, event_id, event_type,
-                  queue, brand, country, channel FROM notifications WHERE id = %s FOR UPDATE""",
-        (claim.id,)).fetchone()
 
 
 def _elapsed_ms(clock: float) -> float:
@@ -279,12 +214,10 @@ def _elapsed_ms(clock: float) -> float:
 
 
 def _sent(claim: Claim, accepted, started: datetime, sent_at: datetime, clock: float) -> str:
-    row = run_one(
-        "SELECT * FROM notification_sent(%s, %s, %s, %s, %s, %s, %s, %s)",
-        (claim.id, sent_at, accepted.provider_message_id, started, _elapsed_ms(clock),
-         accepted.status, attempts.clean_detail(f"{claim.channel} accepted "
-                                          f"{accepted.provider_message_id}"),
-         attempts.worker_name()))
+    row = store.record_sent(
+        claim.id, sent_at, accepted.provider_message_id, started, _elapsed_ms(clock),
+        accepted.status,
+        attempts.clean_detail(f"{claim.channel} accepted {accepted.provider_message_id}"))
     if row["outcome"] == "unknown":
         log.warning("notification.unknown", notification_id=str(claim.id))
         return "unknown"
@@ -294,7 +227,7 @@ def _sent(claim: Claim, accepted, started: datetime, sent_at: datetime, clock: f
     log.info("notification.sent", notification_id=str(claim.id), channel=claim.channel,
              event_type=row["event_type"], late=sent_at > row["deadline"])
     metrics.provider_requests_total.labels(claim.channel, "accepted").inc()
-    sla.observe_sent(claim.channel, row["event_type"], sent_at, row["deadline"])
+    observe_sent(claim.channel, row["event_type"], sent_at, row["deadline"])
     return "sent"
 
 
@@ -303,7 +236,7 @@ def _failed(claim: Claim, error: ChannelError, started: datetime, clock: float) 
     metrics.provider_requests_total.labels(
         claim.channel, "transient" if error.transient else "permanent").inc()
     with transaction() as tx:
-        row = _relock(tx, claim)
+        row = store.relock(tx, claim.id)
         attempts.record(tx.conn, kind=KIND, entity_id=claim.id, started_at=started,
                         outcome="transient" if error.transient else "permanent",
                         latency_ms=_elapsed_ms(clock), status_code=error.status,
@@ -320,10 +253,7 @@ def _failed(claim: Claim, error: ChannelError, started: datetime, clock: float) 
             policy=policy.retry_policy(), retry_after=error.retry_after)
         if step.action == "fallback":
             return give_up(tx, claim.id, row, step.reason, error)
-        tx.execute(
-            """UPDATE notifications SET state = 'pending', claim_token = NULL,
-                      claimed_until = NULL, last_error = %s, updated_at = now() WHERE id = %s""",
-            (error.reason, claim.id))
+        store.back_to_pending(tx, claim.id, error.reason)
         outbox.retry_in(tx, claim.id, step.delay_s, reason=error.reason)
     return "retry"
 

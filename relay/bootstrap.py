@@ -10,8 +10,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-FEATURE_MODULES: tuple[str, ...] = ("relay.deadletters", "relay.canary", "notifications.ops",
-                                    "sync_worker.ops", "notifications.sla", "relay.watchdog",
+FEATURE_MODULES: tuple[str, ...] = ("relay.deadletters", "relay.canary",
+                                    "notifications.oncall", "sync_worker.ops",
+                                    "notifications.sla.status", "relay.watchdog",
                                     "relay.beatlease")
 
 _loaded = False

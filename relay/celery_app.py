@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from celery import Celery, signals
 
-from relay import brokerfix
+from relay import brokerclient, brokerfix
 
 # A Redis restart must not make a worker exit (kombu closes only some channels when the
 # broker is gone, then the rest fail with AttributeError): see relay/brokerfix.py.
 brokerfix.install()
+brokerclient.install()   # one Redis client per kombu channel, not one per publish
 
 app = Celery("relay")
 app.config_from_object("celeryconfig")

@@ -207,7 +207,7 @@ def main() -> int:
         built = build(url, args)
         print(f"built {args.notifications:,} notifications, {args.changes:,} email changes, "
               f"{args.dead:,} dead letters in {built:.0f} s", flush=True)
-        from notifications import reports
+        from notifications.sla import reports
 
         started = time.perf_counter()
         days = reports.rollup_due()

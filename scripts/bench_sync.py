@@ -141,17 +141,25 @@ class Bench:
     # workers
     def start_worker(self, kind: str, pool: str, concurrency: int,
                      processes: int = 1) -> Workers:
+        """Worker processes as deployed: task events on (celeryconfig), and the baseline
+        with `-E` so both pay for them; `task_events=False` turns them off for both."""
         app, queue = ("relay", "homeria") if kind == "relay" else ("bench_sync:baseline",
                                                                    BASELINE_QUEUE)
         env = dict(self.env, DB_POOL_MAX=str(max(concurrency, 2)))
+        events = getattr(self.args, "task_events", True)
         procs = []
         for i in range(processes):
-            cmd = [sys.executable, "-m", "celery", "-A", app, "worker", "-Q", queue, "-P",
-                   pool, "-c", str(concurrency), "-n",
-                   f"bench-{kind}-{i}-{uuid.uuid4().hex[:6]}@%h",
-                   "--without-mingle", "--without-gossip", "-l", "WARNING"]
-            if kind == "relay" and self.args.task_events:
-                cmd.append("-E")   # as when Flower is watching (it switches events on)
+            cmd = [sys.executable, "-m", "celery"]
+            if kind == "relay" and not events:   # override celeryconfig in this process only
+                cmd = [sys.executable, "-c", "import celeryconfig as c; "
+                       "c.worker_send_task_events = False; "
+                       "from celery.__main__ import main; main()"]
+            cmd += ["-A", app, "worker", "-Q", queue, "-P",
+                    pool, "-c", str(concurrency), "-n",
+                    f"bench-{kind}-{i}-{uuid.uuid4().hex[:6]}@%h",
+                    "--without-mingle", "--without-gossip", "-l", "WARNING"]
+            if kind != "relay" and events:
+                cmd.append("-E")   # the plain baseline, like for like
             procs.append(Proc(cmd, env, self.workdir / f"worker-{kind}-{pool}-{i}.log"))
         return Workers(procs)
 
@@ -161,6 +169,9 @@ class Workers:
 
     def __init__(self, procs: list[Proc]) -> None:
         self.procs = procs
+
+    def cpu_s(self) -> float:
+        return sum(group_cpu_s(proc.p.pid) for proc in self.procs)
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -178,6 +189,25 @@ def parse_pool(label: str) -> tuple[str, int, int]:
         processes = int(count)
     pool, concurrency = label.split(" -c")
     return pool, int(concurrency), processes
+
+
+def group_cpu_s(pgid: int) -> float:
+    """CPU seconds (user + system) of every live process in process group `pgid` (each
+    Proc is its own group): CPU per operation, a figure the host's load bends far less
+    than latency."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def load_avg() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -294,6 +324,7 @@ def latency_relay(b: Bench, rate: float, duration: float, pool: str, concurrency
             sent[str(cid)] = t0
 
         # support tools call the producer from many processes; a few threads offer the rate
+        cpu0, mine0, load0 = worker.cpu_s(), time.process_time(), load_avg()
         with ThreadPoolExecutor(max_workers=8) as producers:
             started = time.perf_counter()
             for i in range(n):
@@ -302,8 +333,10 @@ def latency_relay(b: Bench, rate: float, duration: float, pool: str, concurrency
                     time.sleep(pause)
                 producers.submit(one, i)
         offered_s = time.perf_counter() - started
+        producer_cpu = time.process_time() - mine0
         ids = [uuid.UUID(k) for k in sent]
         wait_for(lambda: final_count(ids) >= n, 120, "the latency run to finish")
+        worker_cpu = worker.cpu_s() - cpu0
     finally:
         worker.stop()
     arrivals = b.arrivals()
@@ -311,7 +344,11 @@ def latency_relay(b: Bench, rate: float, duration: float, pool: str, concurrency
     return {"run": "relay latency", "pool": pool_label(pool, concurrency, processes), "n": n,
             "applied": len(lat), "offered_per_s": round(n / offered_s, 1),
             "p50_ms": round(percentile(lat, 50), 1), "p95_ms": round(percentile(lat, 95), 1),
-            "p99_ms": round(percentile(lat, 99), 1), "max_ms": round(max(lat), 1)}
+            "p99_ms": round(percentile(lat, 99), 1), "max_ms": round(max(lat), 1),
+            "producer_cpu_ms": round(producer_cpu * 1000 / n, 2),
+            "worker_cpu_ms": round(worker_cpu * 1000 / n, 2),
+            "events": "on" if getattr(b.args, "task_events", True) else "off",
+            "load_before_after": f"{load0} -> {load_avg()}"}
 
 
 # -- main -------------------------------------------------------------------------------
@@ -365,13 +402,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=2,
                         help="relay worker processes (threads pool) sharing the queue")
     parser.add_argument("--prefork", type=int, default=12, help="prefork concurrency")
-    parser.add_argument("--task-events", action="store_true",
-                        help="relay workers send task events, as while Flower watches")
+    parser.add_argument("--task-events", choices=("on", "off"), default="on",
+                        help="task events for relay and the baseline alike (on: as deployed)")
     parser.add_argument("--rounds", type=int, default=2,
                         help="baseline/relay throughput pairs, alternated")
     parser.add_argument("--prefork-n", type=int, default=800,
                         help="changes for the (slower) prefork run; 0 skips it")
     args = parser.parse_args(argv)
+    args.task_events = args.task_events == "on"
 
     server, url = create_database()
     os.environ["DATABASE_URL"] = url

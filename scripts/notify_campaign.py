@@ -40,8 +40,9 @@ def _make_baseline():
     def send(notification_id: str, payload: dict) -> str:
         from notifications import service
         from notifications.campaigns.sending import _event
+        from notifications.compose import compose
 
-        message = service.compose("email", notification_id, _event(payload))
+        message = compose("email", notification_id, _event(payload))
         return service.channels()["email"].send(message).provider_message_id
 
     return app, send

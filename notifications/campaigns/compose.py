@@ -16,7 +16,7 @@ This is only done when it is provably the same as rendering per message:
 - the link is used as an opaque string: rendering with two different markers gives parts
   that differ exactly where one marker (HTML-escaped in the HTML part) replaces the other.
 
-Otherwise, and for anything unexpected, `compose` falls back to `service.compose`.
+Otherwise, and for anything unexpected, `compose` falls back to notifications.compose.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from jinja2 import TemplateNotFound, meta, nodes
 from markupsafe import escape
 
-from notifications import rendering, service
+from notifications import rendering
+from notifications.compose import compose as compose_one
+from notifications.compose import unsubscribe_link
 from notifications.models import OrderEvent
 from notifications.payloads import EmailMessage
 
@@ -54,13 +56,13 @@ _renderer = rendering.Renderer()   # the packaged templates, as rendering.render
 
 def compose(channel: str, notification_id: str, event: OrderEvent):
     """The channel payload for one recipient: from the campaign's cached parts for email,
-    else (other channels, templates that read per-recipient data) `service.compose`."""
+    else (other channels, templates that read per-recipient data) per message."""
     parts = _parts(channel, event) if channel == "email" and event.is_promotion else None
     if parts is None:
-        return service.compose(channel, notification_id, event)
-    link = service.unsubscribe_link(event)
+        return compose_one(channel, notification_id, event)
+    link = unsubscribe_link(event)
     if not link.startswith("https://"):
-        return service.compose(channel, notification_id, event)
+        return compose_one(channel, notification_id, event)
     return EmailMessage(
         notification_id=notification_id, to=event.customer.email or "",
         subject=parts.subject.replace(_MARKERS[0], link),

@@ -32,10 +32,11 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from notifications import policy, service, sla
+from notifications import policy, service
 from notifications.campaigns import compose, throttle
 from notifications.models import Campaign, Customer, EventType, OrderEvent
 from notifications.producer import PROMOTIONS_QUEUE
+from notifications.sla.counters import observe_sent
 from relay import attempts, metrics, outbox
 from relay.db import run_one, transaction
 from relay.logs import get_logger
@@ -236,8 +237,8 @@ def _record(results: list[service.Attempt]) -> Counter:
     for row in rows:
         outcomes[row["outcome"]] += 1
         if row["outcome"] == "sent":
-            sla.observe_sent(row["channel"], row["event_type"], by_id[row["id"]].sent_at,
-                             row["deadline"])
+            observe_sent(row["channel"], row["event_type"], by_id[row["id"]].sent_at,
+                         row["deadline"])
         else:
             log.warning("notification.sent_twice", notification_id=str(row["id"]))
     for channel, n in Counter(r.claim.channel for r in sent).items():

@@ -34,8 +34,6 @@ from sync_worker.models import EmailChangeRequest
 router = APIRouter(prefix="/v1")
 reader = require_scope("read", "produce")
 
-_EMAIL_FIELDS = tuple(EmailChangeRequest.model_fields)
-_REQUIRED = tuple(n for n, f in EmailChangeRequest.model_fields.items() if f.is_required())
 
 
 @router.post(
@@ -58,14 +56,15 @@ async def post_email_change(
 
 
 def _enqueue(credentials, kind: str, raw: bytes, idempotency_key: str | None):
-    from sync_worker import enqueue_email_change
     from sync_worker.models import parse_request
+    from sync_worker.producer import enqueue_request
 
     principal, doc = change_request(credentials, kind, raw, idempotency_key)
-    if set(doc) - set(_EMAIL_FIELDS) or set(_REQUIRED) - set(doc):
-        parse_request(doc)   # raises InvalidInput listing every problem, unknown keys too
-    receipt = enqueue_email_change(**doc)
-    submissions.record(principal, submissions.EMAIL_CHANGE, [str(receipt.change_id)])
+    request = parse_request(doc)   # once; InvalidInput lists every problem, unknown keys too
+    receipt = enqueue_request(request, also=lambda tx, change_id: submissions.add(
+        tx, principal, submissions.EMAIL_CHANGE, str(change_id)))
+    if receipt.duplicate:   # the first attempt may have come with another key
+        submissions.record(principal, submissions.EMAIL_CHANGE, [str(receipt.change_id)])
     return receipt
 
 
@@ -137,7 +136,7 @@ def _record(items: list, principal: Principal) -> dict:
             responses=errors(401, 403, 404, 429, 503))
 def get_order(order_id: str = Path(max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$"),
               principal: Principal = Depends(reader)):
-    from notifications.ops import order_timeline
+    from notifications.oncall import order_timeline
 
     if principal.scope == "produce" and not submissions.owns(
             principal, submissions.ORDER, order_id):

@@ -29,7 +29,7 @@ def show_cmd(
     Example: relay orders show SO-5531 --json | jq '.notifications[] | {channel, state}'
     """
     settings()
-    from notifications.ops import order_timeline
+    from notifications.oncall import order_timeline
 
     doc = order_timeline(order_id)
     if as_json:

@@ -1,6 +1,6 @@
 """`relay sla report [--since 24h | --month 2026-11] [--json]`: is relay keeping its
 2-hour promise? OTNR overall and by event type, channel, brand and country; breaches;
-error rate; p50/p95/p99 send latency; dead letters. Counting rules: notifications/sla.py."""
+error rate; p50/p95/p99 send latency; dead letters. Counting rules: notifications/sla/."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def report_cmd(
 
     Example: relay sla report --month 2026-11 --json | jq .overall.otnr
     """
-    from notifications import reports
+    from notifications.sla import reports
 
     now = datetime.now(UTC)
     if since is not None and month is not None:

@@ -33,9 +33,10 @@ ontime_cache = Refreshing(ontime.windows, ONTIME_MAX_AGE_S)
 
 
 def _unsent() -> dict:
-    from notifications import sla
+    from notifications.sla.check import unsent_summary
+    from notifications.sla.config import config
 
-    return sla.unsent_summary(datetime.now(UTC), sla.config())
+    return unsent_summary(datetime.now(UTC), config())
 
 
 def _homeria() -> dict:

@@ -1,7 +1,7 @@
 """On-time figures for the console, counted exactly as `relay sla report` counts them.
 
 Per UTC day: the `sla_daily` rollup when the day is rolled up, otherwise the live rows —
-the same `notifications.reports` functions (`_rolled_days`, `_rollup_cells`,
+the same `notifications.sla.reports` functions (`_rolled_days`, `_rollup_cells`,
 `live_cells`) the report uses, so a day reads the same here and in the monthly review.
 Thirty days therefore cost ~30 primary-key reads plus live counting of the (at most two
 or three) days not rolled up yet. Windows: today, the last 7 and 30 calendar days
@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
-from notifications import reports, sla
-from notifications.reports import Cell, Key
+from notifications.sla import reports
+from notifications.sla.math import TARGET_OTNR
+from notifications.sla.reports import Cell, Key
 from relay.db import connection
 
 WINDOWS = (("today", 1), ("7d", 7), ("30d", 30))
@@ -57,7 +58,7 @@ def windows(now: datetime | None = None) -> dict:
     channel and by event type."""
     now = now or datetime.now(UTC)
     days = cells_by_day(now.date() - timedelta(days=29), now)
-    doc: dict = {"target": sla.TARGET_OTNR, "windows": {}}
+    doc: dict = {"target": TARGET_OTNR, "windows": {}}
     week: dict[Key, Cell] = defaultdict(Cell)
     for name, span in WINDOWS:
         merged: dict[Key, Cell] = defaultdict(Cell)

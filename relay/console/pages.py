@@ -30,7 +30,7 @@ def _series(range_name: str) -> dict:
 
 
 def _month(month: str) -> dict:
-    from notifications.reports import parse_month
+    from notifications.sla.reports import parse_month
 
     start, _ = parse_month(month, datetime.now(UTC))  # InvalidInput for a bad month
     return review_cache.get(start.strftime("%Y-%m"))[0]
@@ -126,7 +126,7 @@ def email_changes(request: Request, q: str = ""):
 
 @router.get("/orders")
 def orders(request: Request, order_id: str = ""):
-    from notifications.ops import order_timeline
+    from notifications.oncall import order_timeline
 
     session = web.session_of(request)
     order_id = order_id.strip()[:128]

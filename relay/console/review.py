@@ -1,4 +1,4 @@
-"""The monthly review: `relay sla report --month` (notifications.reports.report) as a page
+"""The monthly review: `relay sla report --month` (notifications.sla.reports.report) as a page
 and as CSV — one row per slice (overall, then each channel, event type, brand, country),
 then the dead letters by reason, the root causes a manager asks about."""
 
@@ -8,7 +8,7 @@ import csv
 import io
 from datetime import UTC, datetime
 
-from notifications import reports
+from notifications.sla import reports
 
 DIMENSIONS = ("channel", "event_type", "brand", "country")
 COLUMNS = ("dimension", "value", "events", "on_time", "late", "otnr", "unsent_late",

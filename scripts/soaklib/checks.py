@@ -234,7 +234,7 @@ def producers(gave_up: list[str], errors: Mapping[str, int]) -> Check:
 def delay_notices(events: list[Event], notices: list[Event]) -> list[Event]:
     """relay's delay notices (`delay:<event id>`), expected to fare as their event: one for
     a customer whose every channel fails permanently is retried on those channels
-    (notifications/delay.py) and must end as a dead letter, not count as a lost message."""
+    (notifications/sla/delay.py) and must end as a dead letter, not count as a lost message."""
     expect = {e.event_id: e.expect for e in events}
     return [Event(n.event_id, n.type, n.deadline,
                   expect.get(n.event_id.removeprefix("delay:"), "sent")) for n in notices]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifications import sla
+from notifications.sla.check import check
 from standins import push, sms, smtp
 from tests.integration.sla.conftest import past_event, rows
 from tests.support import wait_until
@@ -23,7 +23,7 @@ def test_late_work_jumps_the_line_on_the_expedite_worker(relay_env, start_worker
         at_risk = past_event("shipped", minutes_ago=65, customer__channels=["email"])
         breached = past_event("packed", minutes_ago=125, customer__channels=["email"])
         # when the check runs
-        done = sla.check()
+        done = check()
         assert (done["expedited"], done["breached"]) == (2, 1)
         # then both updates go out via the expedite worker, plus one delay notice
         wait_until(lambda: len(sink.messages()) == 3, timeout=30, message="3 emails")

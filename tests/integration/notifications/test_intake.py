@@ -172,11 +172,11 @@ def test_concurrent_bulk_intakes_of_the_same_events_record_each_once(db, broker)
 def test_a_batch_racing_another_intake_falls_back_and_skips_what_it_wrote(db, broker,
                                                                          monkeypatch):
     # given events another intake commits between this batch's lookup and its COPY
-    from notifications import producer
+    from notifications.store import intake as store
 
     raced = [event() for _ in range(3)]
     record_order_events(raced)
-    monkeypatch.setattr(producer, "_known_ids", lambda tx, ids: set())
+    monkeypatch.setattr(store, "known_event_ids", lambda tx, ids: set())
     # when the batch (those three plus two new ones) is recorded
     intake = record_order_events([*raced, event(), event()])
     # then the COPY's unique violation sends it the ON CONFLICT way: two new, three known

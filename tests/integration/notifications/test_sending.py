@@ -8,6 +8,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from notifications import policy, record_order_event, service
+from notifications.compose import compose
 from relay.db import connection
 from tests.integration.notifications.conftest import drain, event, rows
 from tests.support import run_cli
@@ -147,7 +148,7 @@ def test_a_send_that_outlived_its_claim_and_was_also_resent_is_recorded_once(wir
     assert service.deliver(first.id) == "sent"
     sent_by_b = rows(doc["event_id"])["email"]
     accepted = service.channels()["email"].send(
-        service.compose("email", str(first.id), stalled.event))
+        compose("email", str(first.id), stalled.event))
     now = datetime.now(UTC)
     assert service._sent(stalled, accepted, now, now, 0.0) == "duplicate_send"
     after = rows(doc["event_id"])["email"]
@@ -248,7 +249,7 @@ def test_replaying_a_dead_letter_sends_again(wired):
 
 
 def test_status_section_counts_states_and_pending_by_queue(wired):
-    from notifications.ops import status_section
+    from notifications.oncall import status_section
 
     record_order_event(event("shipped"))
     record_order_event(event("promotion"))

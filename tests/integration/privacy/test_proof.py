@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notifications import reports, sla
 from notifications.producer import record_order_event
+from notifications.sla import reports
+from notifications.sla.check import check
 from relay import deadletters, telemetry
 from relay.privacy import catalog, retention
 from relay.settings import reset_settings_cache
@@ -138,7 +139,7 @@ def _fill(wired, homeria, sync_rt) -> None:
         record_order_event(_order(person, ["inapp"]))
     late = datetime.now(UTC) - timedelta(hours=30)
     record_order_event(_order(B, ["sms"], occurred_at=late.isoformat()))
-    assert sla.check()["breached"] == 1
+    assert check()["breached"] == 1
     drain()
     # C: work still open
     _change(C, C["old"], C["new"])   # never delivered: pending

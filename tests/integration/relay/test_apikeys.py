@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from relay import apikeys
@@ -41,3 +43,18 @@ def test_bad_names_and_scopes_are_refused_and_unknown_keys_cannot_be_revoked(db)
     with pytest.raises(NotFound):
         apikeys.revoke("ghost")
     assert apikeys.list_keys() == []
+
+
+def test_a_key_revoked_elsewhere_is_refused_once_its_cached_entry_expires(db, monkeypatch):
+    # given a key this process has just found valid
+    raw = apikeys.create("oms", "produce")
+    monkeypatch.setattr(apikeys, "CACHE_SECONDS", 0.3)
+    assert apikeys.authenticate(raw) is not None
+    # when another process revokes it (not through this process's revoke())
+    with connection() as conn:
+        conn.execute("UPDATE api_keys SET revoked_at = now() WHERE name = 'oms'")
+        conn.commit()
+    # then it is still remembered for at most CACHE_SECONDS, and refused after
+    assert apikeys.authenticate(raw) is not None
+    time.sleep(0.35)
+    assert apikeys.authenticate(raw) is None

@@ -6,7 +6,8 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 
-from notifications import sla
+from notifications.sla.check import check
+from notifications.sla.math import annotate_order
 from tests.integration.notifications.conftest import drain
 from tests.integration.sla.conftest import past_event, rows, sql
 
@@ -22,14 +23,14 @@ def test_an_unsent_notification_is_expedited_once_then_breached_once(
     email = rows(doc["event_id"])["email"]
     now = datetime.now(UTC)
     # when the check runs: re-published on notify.expedite, ahead of normal work
-    assert sla.check(now)["expedited"] == 1
+    assert check(now)["expedited"] == 1
     assert queued_ids(redis_client, "notify.expedite") == [f"['{email['id']}']"]
     assert rows(doc["event_id"])["email"]["expedited_at"] == now
-    assert sla.check(now + timedelta(minutes=1))["expedited"] == 0      # once
+    assert check(now + timedelta(minutes=1))["expedited"] == 0      # once
     assert captured.calls == []
     # when it is still unsent at the deadline: breached, one alert, one delay notice
     later = now + timedelta(minutes=60)
-    assert sla.check(later)["breached"] == 1
+    assert check(later)["breached"] == 1
     assert rows(doc["event_id"])["email"]["breached_at"] == later
     notice, fallback = sql("SELECT * FROM notifications WHERE event_type = 'delay_notice'"
                            " ORDER BY rank")
@@ -41,7 +42,7 @@ def test_an_unsent_notification_is_expedited_once_then_breached_once(
     assert f"['{notice['id']}']" in queued_ids(redis_client, "notify.expedite")
     assert captured.keys() == ["sla.breach"]
     assert doc["order_id"] in captured.calls[0][1]
-    assert sla.check(later + timedelta(minutes=1))["breached"] == 0
+    assert check(later + timedelta(minutes=1))["breached"] == 0
     assert captured.keys() == ["sla.breach"]
 
 
@@ -53,7 +54,7 @@ def test_the_delay_notice_goes_over_the_first_channel_that_has_not_failed(wired,
            WHERE event_id = %s""", (doc["event_id"],))
     sql("UPDATE outbox SET done_at = now() WHERE entity_id = %s",
         (rows(doc["event_id"])["email"]["id"],))
-    sla.check()
+    check()
     (breach,) = sql("SELECT * FROM sla_breaches")
     assert (breach["channel"], breach["delay_channel"]) == ("sms", "sms")
     # the normal send path delivers it with the delay_notice template
@@ -72,7 +73,7 @@ def test_two_checkers_at_once_alert_and_notify_exactly_once(db, broker, captured
     def run():
         try:
             barrier.wait(timeout=10)
-            results.append(sla.check())
+            results.append(check())
         except Exception as exc:  # surfaced below
             errors.append(exc)
 
@@ -95,7 +96,7 @@ def test_one_delay_notice_per_order(db, broker, captured):
     first = past_event("packed", minutes_ago=200)
     past_event("shipped", minutes_ago=125, order_id=first["order_id"],
                order__number=first["order_id"])
-    sla.check()
+    check()
     assert len(sql("SELECT 1 FROM order_events WHERE type = 'delay_notice'")) == 1
     skipped = sql("SELECT delay_skipped FROM sla_breaches WHERE delay_event_id IS NULL")
     assert skipped == [{"delay_skipped": "order_already_notified"}]
@@ -124,18 +125,18 @@ def _backlog(n: int, due_in_min: float, sent_last_10_min: int) -> None:
 
 def test_a_backlog_that_will_breach_is_predicted(db, broker, captured):
     _backlog(300, due_in_min=20, sent_last_10_min=20)            # 2/min: 150 min of work
-    done = sla.check()
+    done = check()
     assert done["predicted"] == 1
     assert captured.keys() == ["sla.predicted_breach"]
     (p,) = done["predictions"]
     assert p["pending"] == 300 and p["drain_per_min"] == 2.0
-    sla.check()                                                  # not again for 15 min
+    check()                                                  # not again for 15 min
     assert captured.keys() == ["sla.predicted_breach"]
 
 
 def test_a_backlog_that_drains_in_time_is_quiet(db, broker, captured):
     _backlog(300, due_in_min=20, sent_last_10_min=600)           # 60/min: 5 min of work
-    assert sla.check()["predicted"] == 0
+    assert check()["predicted"] == 0
     assert captured.calls == []
 
 
@@ -143,17 +144,17 @@ def test_the_gauges_follow_the_backlog(db, broker):
     from relay import metrics
 
     past_event("shipped", minutes_ago=30)
-    done = sla.check()
+    done = check()
     assert done["unsent"] == 1 and done["late"] == 0
     assert 1790 < metrics.oldest_unsent_seconds._value.get() < 1900
     assert done["oldest_unsent_age_s"] > 1790
 
 
 def test_the_order_timeline_carries_on_time_status(db, broker):
-    from notifications.ops import order_history
+    from notifications.oncall import order_history
 
     doc = past_event("shipped", minutes_ago=70)
-    history = sla.annotate_order(order_history(doc["order_id"]))
+    history = annotate_order(order_history(doc["order_id"]))
     assert [(e["type"], e["on_time"]) for e in history["events"]] == [("shipped", "at_risk")]
     notes = {n["channel"]: n["on_time"] for n in history["notifications"]
              if n["event_id"] == doc["event_id"]}

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notifications import sla
+from notifications.sla.check import check
+from notifications.sla.heartbeat import check_heartbeat
 from relay import alerts
 from relay.settings import reset_settings_cache
 from standins import webhook
@@ -16,19 +17,19 @@ from tests.support import run_cli, wait_until
 
 
 def test_a_silent_check_makes_status_stale_and_alerts_once(relay_env, captured):
-    sla.check(datetime.now(UTC) - timedelta(minutes=6))        # the last run, 6 min ago
+    check(datetime.now(UTC) - timedelta(minutes=6))        # the last run, 6 min ago
     result = run_cli(["status", "--json"], relay_env)
     assert result.returncode == 0, result.stderr
     section = json.loads(result.stdout)["sla"]
     assert section["heartbeat"]["stale"] is True and section["heartbeat"]["age_s"] > 300
     assert {"otnr_24h", "unsent", "late", "oldest_unsent_age_s"} <= set(section)
     # the status run above noticed first and alerted; nobody alerts again for this silence
-    assert sla.check_heartbeat()["stale"] is True
+    assert check_heartbeat()["stale"] is True
     assert captured.keys() == []
-    sla.check()                                                # it runs again: fresh
-    assert sla.check_heartbeat()["stale"] is False
-    sla.check(datetime.now(UTC) - timedelta(minutes=6))        # silent again: a new alert
-    assert sla.check_heartbeat()["stale"] is True
+    check()                                                # it runs again: fresh
+    assert check_heartbeat()["stale"] is False
+    check(datetime.now(UTC) - timedelta(minutes=6))        # silent again: a new alert
+    assert check_heartbeat()["stale"] is True
     assert captured.keys() == ["sla.heartbeat"]
 
 
@@ -48,7 +49,7 @@ def test_a_burst_of_breaches_reaches_the_webhook_as_one_alert_and_one_summary(db
                                                                              hook):
     for _ in range(5):
         past_event("packed", minutes_ago=125)
-    assert sla.check()["breached"] == 5
+    assert check()["breached"] == 5
     (first,) = hook.state.wait_for(1)
     assert "SLA breached" in first["text"]
     wait_until(lambda: alerts.flush_due() or hook.state.posts()[1:], timeout=5,

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from notifications import record_order_event, reports, sla
+from notifications import record_order_event
+from notifications.sla import reports
+from notifications.sla.check import check
 from tests.integration.notifications.conftest import event
 from tests.integration.sla.conftest import rows, sql
 from tests.support import run_cli
@@ -61,7 +63,7 @@ def test_otnr_counts_delivered_events_and_late_unsent_ones(db, broker):
     now = datetime.now(UTC)
     build(now - 5 * 60 * M)
     at("packed", now - 30 * M)                     # unsent, not yet due: excluded
-    assert sla.check(now)["breached"] == 1         # C; its delay notice is not measured
+    assert check(now)["breached"] == 1         # C; its delay notice is not measured
     doc = reports.report(now - 24 * 60 * M, now, now)
     o = doc["overall"]
     assert (o["events"], o["on_time"], o["late"], o["unsent_late"], o["breached"]) == (

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notifications import sla
+from notifications.sla.check import check
 from relay.settings import reset_settings_cache
 from standins import webhook
 from tests.integration.notifications.conftest import drain
@@ -32,10 +32,10 @@ def test_dead_lettered_and_retrying_updates_get_the_breach_alert_and_delay_notic
     wired["sms"].faults.update(error_rate=1.0, error_status=503)
     waiting = past_event("shipped", minutes_ago=60)
     assert drain()[:2] == ["fallback", "waiting"]
-    assert sla.check()["breached"] == 0                       # not yet due
+    assert check()["breached"] == 0                       # not yet due
     # when: the check runs past both deadlines
     later = datetime.now(UTC) + timedelta(minutes=61)
-    assert sla.check(later)["breached"] == 2
+    assert check(later)["breached"] == 2
     # then: both breached, alerted and given a delay notice
     assert captured.keys() == ["dead_letters.notification", "sla.breach", "sla.breach"]
     breaches = {b["event_id"]: b for b in sql("SELECT * FROM sla_breaches")}
@@ -45,13 +45,13 @@ def test_dead_lettered_and_retrying_updates_get_the_breach_alert_and_delay_notic
     notices = sql("SELECT order_id FROM order_events WHERE type = 'delay_notice'")
     assert {n["order_id"] for n in notices} == {dead["order_id"], waiting["order_id"]}
     assert all(b["alerted_at"] is not None for b in breaches.values())
-    assert sla.check(later + timedelta(minutes=5))["breached"] == 0   # once
+    assert check(later + timedelta(minutes=5))["breached"] == 0   # once
 
 
 def test_a_failed_fallback_made_good_is_not_a_breach(wired, captured):
     doc = past_event("packed", minutes_ago=60, customer__email="bounce@example.com")
     assert drain() == ["fallback", "sent"]
-    assert sla.check(datetime.now(UTC) + timedelta(minutes=61))["breached"] == 0
+    assert check(datetime.now(UTC) + timedelta(minutes=61))["breached"] == 0
     assert rows(doc["event_id"])["email"]["state"] == "failed" and captured.keys() == []
 
 
@@ -72,9 +72,10 @@ def hook(monkeypatch):
 _KILLED_CHECK = """
 import os, signal, sys
 from datetime import datetime
-from notifications import delay, sla
+from notifications.sla import delay
+from notifications.sla.check import check
 delay.alert_breach = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
-sla.check(datetime.fromisoformat(sys.argv[1]))
+check(datetime.fromisoformat(sys.argv[1]))
 """
 
 
@@ -89,14 +90,14 @@ def test_a_breach_alert_lost_to_a_kill_is_posted_by_a_later_check(relay_env, hoo
     assert breach["event_id"] == doc["event_id"] and breach["alerted_at"] is None
     assert hook.state.posts() == []
     # a check soon after leaves it to the (possibly still posting) first try
-    assert sla.check(now + timedelta(seconds=30))["alerts_reposted"] == 0
+    assert check(now + timedelta(seconds=30))["alerts_reposted"] == 0
     # a minute on, the next check posts it: at least once, and only once after that
-    assert sla.check(now + timedelta(seconds=90))["alerts_reposted"] == 1
+    assert check(now + timedelta(seconds=90))["alerts_reposted"] == 1
     (post,) = hook.state.wait_for(1)
     assert "SLA breached" in post["text"] and doc["order_id"] in post["text"]
     assert doc["event_id"] in json.dumps(post)
     assert sql("SELECT alerted_at FROM sla_breaches")[0]["alerted_at"] is not None
-    assert sla.check(now + timedelta(minutes=5))["alerts_reposted"] == 0
+    assert check(now + timedelta(minutes=5))["alerts_reposted"] == 0
     assert len(hook.state.posts()) == 1
 
 
@@ -104,11 +105,11 @@ def test_a_webhook_down_at_breach_time_gets_the_alert_once_it_is_back(db, broker
     doc = past_event("shipped", minutes_ago=125)
     hook.faults.update(error_rate=1.0, error_status=503)
     now = datetime.now(UTC)
-    assert sla.check(now)["breached"] == 1
+    assert check(now)["breached"] == 1
     assert sql("SELECT alerted_at FROM sla_breaches")[0]["alerted_at"] is None
     hook.faults.reset()
     wait_until(lambda: sql("SELECT clock_timestamp() > max(window_ends_at) AS closed"
                            " FROM alert_windows")[0]["closed"], timeout=5, message="window")
-    assert sla.check(now + timedelta(seconds=90))["alerts_reposted"] == 1
+    assert check(now + timedelta(seconds=90))["alerts_reposted"] == 1
     (post,) = hook.state.wait_for(1)
     assert doc["order_id"] in post["text"]

@@ -7,7 +7,7 @@ import io
 import threading
 import time
 
-from notifications.reports import Cell
+from notifications.sla.reports import Cell
 from relay.console.cache import Refreshing
 from relay.console.figures import rag_at_least, rag_at_most
 from relay.console.review import csv_of

@@ -68,7 +68,7 @@ def test_a_link_not_used_as_an_opaque_string_is_not_cached(monkeypatch):
 
 def test_other_channels_and_order_mail_take_the_per_message_path(monkeypatch):
     calls = []
-    monkeypatch.setattr(compose.service, "compose",
+    monkeypatch.setattr(compose, "compose_one",
                         lambda *args: calls.append(args) or "per-message")
     assert compose.compose("push", "n-1", promotion(1)) == "per-message"
     assert calls and not compose._cache

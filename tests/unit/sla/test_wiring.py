@@ -18,7 +18,7 @@ def test_the_beat_runs_the_check_every_minute_on_maintenance():
     check = entries["notifications.sla.check"]
     assert check["schedule"] == 60 and check["options"]["queue"] == "maintenance"
     assert entries["notifications.sla.rollup"]["options"]["queue"] == "maintenance"
-    assert "notifications.sla_tasks" in celeryconfig.imports
+    assert "notifications.sla.tasks" in celeryconfig.imports
 
 
 def test_the_dashboard_only_uses_metrics_that_exist():

@@ -1,6 +1,6 @@
 """What happens once per breached order event: the delay notice, the escalation of a
 customer who keeps waiting, and the on-call alert. Called by the SLA check
-(notifications/sla.py) inside the transaction that claimed the breach.
+(check.py) inside the transaction that claimed the breach.
 
 - `claim_breaches`: INSERT into `sla_breaches` ON CONFLICT DO NOTHING — the event's first
   breach wins; a fallback row breaching later, or a second checker, gets nothing.
@@ -21,15 +21,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from notifications.producer import KIND, TASKS, TRANSACTIONAL_QUEUE
+from notifications.producer import KIND, TASKS
+from notifications.store import breaches as store
 from relay import alerts, metrics, outbox
-from relay.db import Tx, transaction
+from relay.db import Tx
 from relay.logs import get_logger
 from relay.names import Queues
 
 log = get_logger(__name__)
 
-EXPEDITE_QUEUE = Queues.EXPEDITE
 NOTICE_EVERY = timedelta(hours=24)     # one delay notice per order within this
 ESCALATION_WINDOW = timedelta(hours=24)
 _NOT_WORKING = ("failed", "suppressed", "skipped")
@@ -46,22 +46,12 @@ def claim_breaches(tx: Tx, notification_ids: list[uuid.UUID], now: datetime) -> 
     """Record the breached events not yet recorded; return those (sorted by customer)."""
     if not notification_ids:
         return []
-    rows = tx.execute(
-        """INSERT INTO sla_breaches (event_id, notification_id, customer_id, order_id,
-                                     event_type, channel, brand, country, deadline,
-                                     breached_at, alert_tried_at)
-           SELECT event_id, id, customer_id, order_id, event_type, channel, brand, country,
-                  deadline, %s, %s
-           FROM notifications WHERE id = ANY(%s) AND event_type <> 'delay_notice'
-           ORDER BY customer_id, deadline
-           ON CONFLICT (event_id) DO NOTHING RETURNING *""",
-        (now, now, notification_ids)).fetchall()
+    rows = store.claim(tx, notification_ids, now)
     return sorted(rows, key=lambda r: (r["customer_id"], r["deadline"]))
 
 
 def after_breach(tx: Tx, breach: dict, now: datetime, cfg) -> Outcome:
-    tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-               (f"relay.sla.customer:{breach['customer_id']}",))
+    store.lock_customer(tx, breach["customer_id"])
     channel, skipped = send_notice(tx, breach, now, cfg.sla_s)
     escalated = escalate(tx, breach, now, cfg.escalate_after)
     return Outcome(channel, skipped, escalated)
@@ -82,10 +72,9 @@ def send_notice(tx: Tx, breach: dict, now: datetime, sla_s: float) -> tuple[str 
         skipped = "no_working_channel"
     if not skipped:
         skipped = _create_notice(tx, breach, channels, now, sla_s)
-    tx.execute("""UPDATE sla_breaches SET delay_event_id = %s, delay_channel = %s,
-                  delay_skipped = %s WHERE event_id = %s""",
-               (None if skipped else notice_event_id(breach["event_id"]),
-                None if skipped else channels[0], skipped, breach["event_id"]))
+    store.set_notice(tx, breach["event_id"],
+                     None if skipped else notice_event_id(breach["event_id"]),
+                     None if skipped else channels[0], skipped)
     if skipped:
         return None, skipped
     metrics.sla_delay_notices_total.labels(channels[0]).inc()
@@ -96,25 +85,20 @@ def _notice_channels(tx: Tx, event_id: str) -> list[str]:
     """The event's channels that have not failed, in order; for a dead-lettered event
     (every channel failed) the failed ones: the notice is another message, and a failure
     of one message (a template, a provider's bad hour) need not be one of the next."""
-    rows = tx.execute("SELECT channel, state FROM notifications WHERE event_id = %s"
-                      " ORDER BY rank", (event_id,)).fetchall()
+    rows = store.channel_states(tx, event_id)
     working = [r["channel"] for r in rows if r["state"] not in _NOT_WORKING]
     return working or [r["channel"] for r in rows if r["state"] == "failed"]
 
 
 def _why_not(tx: Tx, breach: dict, now: datetime) -> str | None:
-    key, value = ("order_id", breach["order_id"]) if breach["order_id"] else (
-        "event_id", breach["event_id"])
-    recent = tx.execute(
-        f"""SELECT 1 FROM sla_breaches WHERE {key} = %s AND delay_event_id IS NOT NULL
-            AND breached_at > %s LIMIT 1""", (value, now - NOTICE_EVERY)).fetchone()
+    recent = store.notified_since(tx, breach["order_id"], breach["event_id"],
+                                  now - NOTICE_EVERY)
     return "order_already_notified" if recent else None
 
 
 def _create_notice(tx: Tx, breach: dict, channels: list[str], now: datetime,
                    sla_s: float) -> str | None:
-    original = tx.execute("SELECT locale, payload FROM order_events WHERE event_id = %s",
-                          (breach["event_id"],)).fetchone()
+    original = store.original_event(tx, breach["event_id"])
     payload = original["payload"]
     if isinstance(payload, str):
         payload = json.loads(payload)
@@ -122,29 +106,15 @@ def _create_notice(tx: Tx, breach: dict, channels: list[str], now: datetime,
     deadline = now + timedelta(seconds=sla_s)
     payload = {**payload, "event_id": event_id, "type": "delay_notice",
                "occurred_at": now.isoformat(), "expires": None}
-    created = tx.execute(
-        """INSERT INTO order_events (event_id, type, order_id, customer_id, brand, country,
-                                     locale, occurred_at, deadline, payload)
-           VALUES (%s, 'delay_notice', %s, %s, %s, %s, %s, %s, %s, %s::json)
-           ON CONFLICT (event_id) DO NOTHING RETURNING event_id""",
-        (event_id, breach["order_id"], breach["customer_id"], breach["brand"],
-         breach["country"], original["locale"], now, deadline, json.dumps(payload)),
-    ).fetchone()
-    if created is None:
+    created = store.insert_notice_event(tx, event_id, breach, original["locale"], now,
+                                        deadline, payload)
+    if not created:
         return "notice_exists"
     ids = [uuid.uuid4() for _ in channels]
     for rank, (nid, channel) in enumerate(zip(ids, channels, strict=True)):
-        tx.execute(
-            """INSERT INTO notifications (id, event_id, channel, rank, event_type, order_id,
-                   customer_id, brand, country, queue, state, reason, occurred_at, deadline,
-                   activated_at, expedited_at)
-               VALUES (%s, %s, %s, %s, 'delay_notice', %s, %s, %s, %s, %s, %s, %s, %s, %s,
-                       %s, %s)""",
-            (nid, event_id, channel, rank, breach["order_id"], breach["customer_id"],
-             breach["brand"], breach["country"], TRANSACTIONAL_QUEUE,
-             "pending" if rank == 0 else "standby", f"sla_breach:{breach['event_id']}"[:200],
-             now, deadline, now if rank == 0 else None, now))
-    outbox.add(tx, KIND, ids[0], TASKS[TRANSACTIONAL_QUEUE], EXPEDITE_QUEUE)
+        store.insert_notice_row(tx, nid, event_id, channel, rank, breach,
+                                Queues.TRANSACTIONAL, now, deadline)
+    outbox.add(tx, KIND, ids[0], TASKS[Queues.TRANSACTIONAL], Queues.EXPEDITE)
     return None
 
 
@@ -152,23 +122,12 @@ def escalate(tx: Tx, breach: dict, now: datetime, after: int) -> int | None:
     """Flag the customer for personal follow-up at `after` breaches within 24 h (once per
     24 h). Returns the breach count when this call opened the flag."""
     since = now - ESCALATION_WINDOW
-    row = tx.execute(
-        """SELECT count(*) AS n, array_agg(event_id ORDER BY breached_at) AS events
-           FROM sla_breaches WHERE customer_id = %s AND breached_at > %s""",
-        (breach["customer_id"], since)).fetchone()
-    if row["n"] < after:
+    count, event_ids = store.recent_breaches(tx, breach["customer_id"], since)
+    if count < after or store.escalated_since(tx, breach["customer_id"], since):
         return None
-    open_ = tx.execute("""SELECT 1 FROM sla_escalations WHERE customer_id = %s
-                          AND opened_at > %s LIMIT 1""",
-                       (breach["customer_id"], since)).fetchone()
-    if open_:
-        return None
-    tx.execute(
-        """INSERT INTO sla_escalations (customer_id, brand, breaches, event_ids, opened_at)
-           VALUES (%s, %s, %s, %s, %s)""",
-        (breach["customer_id"], breach["brand"], row["n"], row["events"], now))
+    store.open_escalation(tx, breach["customer_id"], breach["brand"], count, event_ids, now)
     metrics.sla_escalations_total.inc()
-    return int(row["n"])
+    return count
 
 
 def alert_breach(breach: dict, outcome: Outcome, cfg) -> str:
@@ -204,8 +163,6 @@ def alert_breach(breach: dict, outcome: Outcome, cfg) -> str:
 
 def _mark_alerted(event_id: str) -> None:
     try:
-        with transaction() as tx:
-            tx.execute("UPDATE sla_breaches SET alerted_at = now() WHERE event_id = %s",
-                       (event_id,))
+        store.mark_alerted(event_id)
     except Exception as exc:  # the alert went out; at worst the next check repeats it
         log.warning("sla.breach_alert_unmarked", error=repr(exc))

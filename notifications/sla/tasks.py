@@ -1,11 +1,12 @@
-"""Beat tasks of the SLA (queue `maintenance`): thin wrappers over notifications/sla.py
-and notifications/reports.py."""
+"""Beat tasks of the SLA (queue `maintenance`): thin wrappers over check.py and
+reports.py."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from notifications import reports, sla
+from notifications.sla import check as sla_check
+from notifications.sla import reports
 from relay import metrics
 from relay.names import Queues, Tasks
 from relay.taskbase import relay_task
@@ -14,7 +15,7 @@ from relay.taskbase import relay_task
 @relay_task(Tasks.SLA_CHECK, queue=Queues.MAINTENANCE)
 def check() -> str:
     """Expedite, breach, predict, heartbeat: every minute."""
-    done = sla.check()
+    done = sla_check.check()
     return "breached" if done["breached"] else "ok"
 
 
