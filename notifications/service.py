@@ -101,13 +101,14 @@ class Attempt:
     error: ChannelError | None = None
 
 
-def attempt(claim: Claim) -> Attempt:
+def attempt(claim: Claim, composer=None) -> Attempt:
     """Render and hand one claimed message to its channel; every failure becomes a
-    ChannelError (the one mapping, shared by single and batch sends)."""
+    ChannelError (the one mapping, shared by single and batch sends; a batch passes its
+    own `composer`)."""
     started = datetime.now(UTC)
     clock = time.perf_counter()
     try:
-        message = compose(claim.channel, str(claim.id), claim.event)
+        message = (composer or compose)(claim.channel, str(claim.id), claim.event)
         accepted = channels()[claim.channel].send(message)
     except ChannelError as error:
         return Attempt(claim, started, clock, error=error)

@@ -2,12 +2,12 @@
 
     scripts/bench notify [--intake 20000] [--steady-seconds 30] [--rate 100]
                          [--promotions 100000] [--orders 10000] [--order-rate 100]
-    scripts/bench notify --campaign 100000 [--order-rate 100] [--promo-processes 1]
+    scripts/bench notify --campaign 100000 [--order-rate 100] [--promo-processes 2]
 
 Needs DATABASE_URL / REDIS_URL (scripts/bench provides private ones). Creates a throwaway
 database on that server, starts the SMTP/SMS/push stand-ins (one process each) with 20 ms
 latency and real workers laid out as scripts/run starts them (--processes transactional
-workers on notify.transactional + notify.expedite; one promotions worker, niced), then
+workers on notify.transactional + notify.expedite; two promotions workers, niced), then
 measures:
 
 1. bulk intake: `record_order_events` in batches in one process (validate, COPY,
@@ -362,8 +362,8 @@ def main(argv: list[str] | None = None) -> int:
                              "plain Celery baseline (scripts/notify_campaign.py)")
     parser.add_argument("--baseline-threads", type=int, default=32,
                         help="threads per baseline worker process (one process per core)")
-    parser.add_argument("--promo-processes", type=int, default=1,
-                        help="promotions worker processes (scripts/run: 1)")
+    parser.add_argument("--promo-processes", type=int, default=2,
+                        help="promotions worker processes (scripts/run: 2)")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     if args.campaign:

@@ -82,6 +82,63 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _children(parent: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                    kids.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return kids
+
+
+def service_pids() -> dict[str, list[int]]:
+    """PostgreSQL (the postmaster and its backends) and Redis of this run, by asking them."""
+    import redis
+
+    from relay.db import connection
+
+    with connection() as conn:
+        data_dir = conn.execute("SHOW data_directory").fetchone()["data_directory"]
+        conn.commit()
+    postmaster = int(Path(data_dir, "postmaster.pid").read_text().split()[0])
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    redis_pid = int(client.info("server")["process_id"])
+    client.close()
+    return {"postgresql": [postmaster, *_children(postmaster)], "redis": [redis_pid]}
+
+
+class CpuMeter:
+    """CPU seconds per group of processes between start() and stop(): where a promotion's
+    CPU goes across every process of the run, not only the worker's."""
+
+    def __init__(self, groups: dict[str, list[int]]) -> None:
+        self.groups = groups
+        self.spent: dict[str, float] = {}
+
+    def _read(self) -> dict[str, float]:
+        def safe(pid: int) -> float:
+            try:
+                return cpu_seconds(pid)
+            except (OSError, ValueError, IndexError):
+                return 0.0
+        return {name: sum(safe(p) for p in pids) for name, pids in self.groups.items()}
+
+    def start(self) -> None:
+        self._begin, self._clock = self._read(), time.monotonic()
+
+    def stop(self) -> None:
+        end = self._read()
+        self.spent = {name: end[name] - self._begin[name] for name in end}
+        self.wall = time.monotonic() - self._clock
+
+    def per_message_ms(self, n: int) -> str:
+        parts = [f"{name} {self.spent[name] * 1000 / n:.2f}" for name in self.groups]
+        return f"{sum(self.spent.values()) * 1000 / n:.2f} (" + ", ".join(parts) + ")"
+
+
 def smtp_count(http_url: str) -> int:
     return requests.get(f"{http_url}/_control/messages/count", timeout=10).json()["count"]
 
@@ -113,13 +170,15 @@ def run_baseline(bench, n: int) -> dict:
             env=dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'scripts'}"),
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
     sink = bench.standins[0].pid
+    meter = CpuMeter({"workers": [p.pid for p in procs], "smtp stand-in": [sink],
+                      **service_pids()})
     try:
-        first, cpu0 = _wait_count(bench.smtp_http, 1, 120), sum(cpu_seconds(p.pid)
-                                                                for p in procs)
-        sink0 = cpu_seconds(sink)
+        first = _wait_count(bench.smtp_http, 1, 120)
+        meter.start()
         last = _wait_count(bench.smtp_http, n, bench.args.drain_timeout)
-        cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
-        sink_ms = (cpu_seconds(sink) - sink0) * 1000 / n
+        meter.stop()
+        cpu = meter.spent["workers"]
+        sink_ms = meter.spent["smtp stand-in"] * 1000 / n
     finally:
         import signal
 
@@ -128,6 +187,7 @@ def run_baseline(bench, n: int) -> dict:
         for p in procs:
             p.wait(timeout=30)
     return {"rate": n / max(last - first, 1e-9), "cpu_ms": cpu * 1000 / n, "sink_ms": sink_ms,
+            "all_ms": meter.per_message_ms(n),
             "layout": f"{len(procs)} x threads -c {bench.args.baseline_threads}"}
 
 
@@ -152,6 +212,11 @@ def run_relay(bench, n: int) -> dict:
     promos = bench.workers[bench.args.processes:]   # after the transactional workers
     promo = promos[0].pid
     mem0, cpu0 = rss_mb(promo), sum(cpu_seconds(p.pid) for p in promos)
+    meter = CpuMeter({"promotions workers": [p.pid for p in promos],
+                      "transactional workers": [p.pid for p in
+                                                bench.workers[:bench.args.processes]],
+                      "smtp stand-in": [bench.standins[0].pid], **service_pids(),
+                      "bench (orders)": [os.getpid()]})
     tag = bench.run + "c"
     stop = threading.Event()
     orders_sent = [0]
@@ -175,6 +240,8 @@ def run_relay(bench, n: int) -> dict:
     result = service.start(cid, [_audience_line(i) for i in range(n)])
     intake_s = time.perf_counter() - started
     assert result.new_events == n, result
+    meter.start()   # from here on the CPU is the sending's (and the order traffic's)
+    sent_before = service.show(cid)["recipients"]["sent"]
     deadline = time.monotonic() + bench.args.drain_timeout
     while (doc := service.show(cid))["recipients"]["sent"] < n:
         if time.monotonic() > deadline:
@@ -182,6 +249,7 @@ def run_relay(bench, n: int) -> dict:
             raise SystemExit(f"bench: campaign did not finish: {doc['recipients']}")
         time.sleep(0.5)
     total_s = time.perf_counter() - started
+    meter.stop()
     stop.set()
     if feeder.is_alive():
         feeder.join()
@@ -198,7 +266,9 @@ def run_relay(bench, n: int) -> dict:
     lat = bench._latencies("true", tag)
     return {"rate": n / float(span["s"]), "intake_s": intake_s, "total_s": total_s,
             "cpu_ms": cpu * 1000 / n, "mem": (mem0, mem1), "lat": lat,
-            "orders": orders_sent[0], "at_standin": at_standin, "sent_rows": span["n"]}
+            "orders": orders_sent[0], "at_standin": at_standin, "sent_rows": span["n"],
+            "all_ms": meter.per_message_ms(max(1, n - sent_before)),
+            "load": os.getloadavg()}
 
 
 def campaign(bench) -> None:
@@ -221,6 +291,10 @@ def campaign(bench) -> None:
         ("relay: sent rows / emails at the stand-in (incl. order mail)",
          f"{ours['sent_rows']:,} / {ours['at_standin']:,}"),
         ("relay: promotions workers' CPU per promotion (ms)", f"{ours['cpu_ms']:.2f}"),
+        ("baseline: CPU per email, all processes (ms)", base["all_ms"]),
+        ("relay: CPU per promotion, all processes, intake done→all sent (ms)",
+         ours["all_ms"]),
+        ("load average (1, 5, 15 min) at the end", " ".join(f"{x:.1f}" for x in ours["load"])),
         ("relay: promotions worker RSS start → end (MB)",
          f"{ours['mem'][0]:.0f} → {ours['mem'][1]:.0f}"),
         (f"during the campaign: order events at {bench.args.order_rate:.0f}/s",

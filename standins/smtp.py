@@ -1,8 +1,10 @@
-"""SMTP sink stand-in: a real aiosmtpd server on loopback that keeps what it receives.
+"""SMTP sink stand-in: a real SMTP server on loopback that keeps what it receives.
 
-Why a real server: the email channel's reply mapping, keep-alive reconnects, STARTTLS and
-AUTH are only proven against a peer that speaks SMTP. Fault injection reuses `Faults`
-(as `SmtpFaults`, whose `error_status` is an SMTP code), applied at the end of DATA:
+Plain sessions are served by the lean server in smtp_server.py (PIPELINING, cheap per
+message); with TLS or AUTH, by aiosmtpd. Why a real server: the email channel's reply
+mapping, keep-alive reconnects, STARTTLS and AUTH are only proven against a peer that
+speaks SMTP. Fault injection reuses `Faults` (as `SmtpFaults`, whose `error_status` is
+an SMTP code), applied at the end of DATA:
 
     error_rate / error_status   answer that code (default 451 → transient; 550 → permanent)
     burst_429                   the next N messages get "421 try again later"
@@ -104,8 +106,13 @@ class ReceivedMessage:
                 "auth_user": self.auth_user, "tls": self.tls, "received_at": self.received_at}
 
 
+def new_queue_id() -> str:
+    return uuid.uuid4().hex[:12].upper()
+
+
 class SinkHandler:
-    """aiosmtpd hooks: recipient rules at RCPT, faults and storage at DATA."""
+    """What the sink decides, for either server: recipient rules at RCPT, faults and
+    storage at DATA (aiosmtpd's hooks below; smtp_server.py calls the same methods)."""
 
     def __init__(self, faults: SmtpFaults, recipient_rules: dict[str, str]) -> None:
         self.faults = faults
@@ -115,20 +122,44 @@ class SinkHandler:
         self._lock = threading.Lock()
         self._messages: list[ReceivedMessage] = []
 
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):
-        session.host_name = hostname
+    def opened(self, server) -> None:
+        """A client said EHLO/HELO on a new session (counted once, kept to drop later)."""
         if not getattr(server, "_relay_counted", False):  # EHLO repeats after STARTTLS
             server._relay_counted = True
             with self._lock:
                 self.connections += 1
                 self.live.add(server)
-        return responses
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+    def rcpt_reply(self, address: str) -> str | None:
+        """The refusal for a recipient matching a rule, or None to accept it."""
         lowered = address.lower()
         for marker, reply in self.recipient_rules.items():
             if marker in lowered:
                 return reply
+        return None
+
+    def data_reply(self, decision, received: ReceivedMessage) -> str:
+        """The final reply to DATA after the fault decision (its delay already waited;
+        `drop` is the caller's): an injected failure, or the message kept."""
+        if decision.status == 429:
+            return "421 4.7.0 Too many messages, try again later"
+        if decision.status is not None:
+            kind = "4.3.0 Temporary" if decision.status < 500 else "5.3.0 Permanent"
+            return f"{decision.status} {kind} failure (injected)"
+        with self._lock:
+            self._messages.append(received)
+        return f"250 2.0.0 Ok: queued as {received.queue_id}"
+
+    # -- aiosmtpd hooks (the TLS/AUTH server) -------------------------------------------
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        self.opened(server)
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        refusal = self.rcpt_reply(address)
+        if refusal:
+            return refusal
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
@@ -139,21 +170,13 @@ class SinkHandler:
         if decision.drop:
             server.transport.abort()
             return "421 4.4.2 Connection dropped"  # never reaches the client
-        if decision.status == 429:
-            return "421 4.7.0 Too many messages, try again later"
-        if decision.status is not None:
-            kind = "4.3.0 Temporary" if decision.status < 500 else "5.3.0 Permanent"
-            return f"{decision.status} {kind} failure (injected)"
-        raw = envelope.original_content or envelope.content
         received = ReceivedMessage(
-            queue_id=uuid.uuid4().hex[:12].upper(), mail_from=envelope.mail_from,
-            rcpt_tos=list(envelope.rcpt_tos), data=raw,
+            queue_id=new_queue_id(), mail_from=envelope.mail_from,
+            rcpt_tos=list(envelope.rcpt_tos), data=envelope.original_content or envelope.content,
             peer=session.peer, tls=server.transport.get_extra_info("ssl_object") is not None,
             auth_user=login.login.decode() if isinstance(login := session.auth_data,
                                                          LoginPassword) else None)
-        with self._lock:
-            self._messages.append(received)
-        return f"250 2.0.0 Ok: queued as {received.queue_id}"
+        return self.data_reply(decision, received)
 
     def messages(self, to: str | None = None) -> list[ReceivedMessage]:
         with self._lock:
@@ -205,6 +228,22 @@ class SmtpSink:
         self.handler = SinkHandler(self.faults, dict(rules))
         self.cert_path: str | None = None
         self._tmp: str | None = None
+        self.controller: Any = None
+        if not (auth or starttls or implicit_tls):   # the lean server (smtp_server.py)
+            from standins.smtp_server import LeanServer
+
+            self.controller = LeanServer(self.handler, host, port)
+        else:
+            self._start_aiosmtpd(host, port, auth, starttls, implicit_tls)
+        self.port: int = self.controller.port
+        self.http: RunningStandIn | None = None
+        if http_port is not None:
+            self.http = RunningStandIn(StandInServer((host, http_port), SinkHttpHandler,
+                                                     faults=self.faults, state=self))
+
+    def _start_aiosmtpd(self, host: str, port: int, auth, starttls: bool,
+                        implicit_tls: bool) -> None:
+        """TLS and AUTH: aiosmtpd, a complete server, where speed does not matter."""
         server_tls = self._tls_context() if (starttls or implicit_tls) else None
         smtp_kwargs: dict[str, Any] = {"server_hostname": "relay-smtp-sink", "ident": "relay sink"}
         if starttls:
@@ -216,11 +255,6 @@ class SmtpSink:
                                       ssl_context=server_tls if implicit_tls else None,
                                       **smtp_kwargs)
         self.controller.start()
-        self.port: int = self.controller.port
-        self.http: RunningStandIn | None = None
-        if http_port is not None:
-            self.http = RunningStandIn(StandInServer((host, http_port), SinkHttpHandler,
-                                                     faults=self.faults, state=self))
 
     def _tls_context(self) -> ssl.SSLContext:
         self._tmp = tempfile.mkdtemp(prefix="relay-smtp-sink-")

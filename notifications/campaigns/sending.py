@@ -11,9 +11,10 @@
          done; campaign cancelled → suppressed; paused → parked until resume; anything
          else (quiet hours, expiry, a lapsed claim) → the single-message path
          (service.deliver), which decides under the row lock;
-      5. take the providers' tokens, then render and send every claimed message on the
-         process's sender threads (each keeps its SMTP connection open; HTTP channels
-         reuse their keep-alive session), concurrently;
+      5. take the providers' tokens, then render (the campaign's parts rendered once,
+         compose.py) and send every claimed message on the process's sender threads
+         (each keeps its SMTP connection open; HTTP channels reuse their keep-alive
+         session), concurrently;
       6. record every accepted send in ONE statement (notifications_sent_batch); a failure
          goes through service._failed, the same retry/fallback as a single send.
 
@@ -32,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from notifications import policy, service
-from notifications.campaigns import throttle
+from notifications.campaigns import compose, throttle
 from notifications.models import Campaign, Customer, EventType, OrderEvent
 from notifications.producer import PROMOTIONS_QUEUE
 from notifications.sla.counters import observe_sent
@@ -131,9 +132,14 @@ def _deliver_chunk(ids: list[uuid.UUID]) -> Counter:
     outcomes = _sort_unclaimed([i for i in ids if i not in claimed])
     if claims:
         _take_provider_tokens(claims)
-        results = list(senders().map(service.attempt, claims))
+        results = list(senders().map(_attempt, claims))
         outcomes.update(_record(results))
     return outcomes
+
+
+def _attempt(claim: service.Claim) -> service.Attempt:
+    """A single send's attempt, rendered from the campaign's cached parts (compose.py)."""
+    return service.attempt(claim, composer=compose.compose)
 
 
 def _event(payload: dict) -> OrderEvent:

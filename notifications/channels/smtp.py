@@ -125,6 +125,49 @@ def _boundary(notification_id: str) -> str:
     return f"=_relay_{notification_id.replace('-', '')}"
 
 
+_DOT_LINE = re.compile(rb"(?m)^\.")   # dot-stuffing, as smtplib.SMTP.data does
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _one_line_header(name: str, value: str) -> bool:
+    """What _WirePolicy.fold_binary writes as `name: value` unchanged on one line."""
+    line = f"{name}: {value}"
+    return value.isascii() and "\r" not in value and "\n" not in value and (
+        len(line) <= WIRE_POLICY.max_line_length
+        or (len(line) <= 998 and " " not in value and "\t" not in value))
+
+
+def _qp_part(text: str, subtype: str) -> str:
+    """A text part as the compat32 generator writes `_text_part(text, subtype)`."""
+    payload = binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii")
+    payload = _LINE_END.sub("\r\n", payload)   # as_bytes does not mangle "From " lines
+    return (f'Content-Type: text/{subtype}; charset="utf-8"\r\nMIME-Version: 1.0\r\n'
+            f"Content-Transfer-Encoding: quoted-printable\r\n\r\n{payload}")
+
+
+def _direct_wire(message: EmailMessage, from_header: str, message_id: str,
+                 date: str) -> bytes | None:
+    """`build(message).as_bytes(policy=WIRE_POLICY)` written without the email package,
+    or None when a header would need folding or encoding (then the generator does it).
+    tests/unit/notifications/test_smtp_wire.py holds the two byte for byte alike."""
+    headers = [("From", from_header), ("To", message.to), ("Subject", message.subject),
+               ("Date", date), ("Message-ID", message_id),
+               ("X-Relay-Notification-Id", message.notification_id)]
+    if message.promotion:
+        headers += [("List-Unsubscribe", f"<{message.unsubscribe_url}>"),
+                    ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
+    else:
+        headers.append(("Auto-Submitted", "auto-generated"))
+    if not all(_one_line_header(name, value) for name, value in headers):
+        return None
+    boundary = _boundary(message.notification_id)
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    return (f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n'
+            f"MIME-Version: 1.0\r\n{head}\r\n--{boundary}\r\n"
+            f"{_qp_part(message.text, 'plain')}\r\n--{boundary}\r\n"
+            f"{_qp_part(message.html, 'html')}\r\n--{boundary}--\r\n").encode("ascii")
+
+
 def _reply_text(raw: bytes | str) -> str:
     return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
 
@@ -143,7 +186,10 @@ class SmtpChannel:
         self.host, self.port, self.timeout = host, port, timeout
         self.ssl_mode, self.starttls = ssl_mode, starttls
         self._credentials = (username, password) if username else None
-        self.tls_context = tls_context or ssl.create_default_context()
+        # built only where TLS is used: loading the system CA store costs ~20 ms of CPU,
+        # and a worker builds its channels on each thread's first send
+        self.tls_context = tls_context or (ssl.create_default_context()
+                                           if ssl_mode or starttls else None)
         self.local_hostname = local_hostname
         self.email_from, self.promo_email_from = email_from, promo_email_from
         self._local = threading.local()
@@ -179,21 +225,32 @@ class SmtpChannel:
             mime["Auto-Submitted"] = "auto-generated"
         return mime
 
+    def wire(self, message: EmailMessage) -> tuple[bytes, str]:
+        """(the message as sent, its Message-ID): written directly when every header is a
+        short ASCII line (what the generator would write for it, byte for byte; ~0.4 ms a
+        message less), else through `build` and the generator."""
+        sender = self.promo_email_from if message.promotion else self.email_from
+        from_header, _, domain = _sender(sender)
+        message_id = message_id_for(message.notification_id, domain)
+        data = _direct_wire(message, from_header, message_id,
+                            formatdate(localtime=False, usegmt=True))
+        if data is None:
+            data = self.build(message).as_bytes(policy=WIRE_POLICY)
+        return data, message_id
+
     # -- sending ----------------------------------------------------------------------
     def send(self, message: EmailMessage) -> Accepted:
-        mime = self.build(message)
+        data, message_id = self.wire(message)
         envelope_from = _sender(self.promo_email_from if message.promotion
                                 else self.email_from)[1]
         try:
-            code, reply = self._transaction(envelope_from, message.to,
-                                            mime.as_bytes(policy=WIRE_POLICY))
+            code, reply = self._transaction(envelope_from, message.to, data)
         except ChannelError as error:
             log.warning("email.failed", notification_id=message.notification_id,
                         to=mask_email(message.to), reason=error.reason, status=error.status,
                         transient=error.transient, alert=error.alert)
             raise
         match = QUEUE_ID_RE.search(reply)
-        message_id = str(mime["Message-ID"])
         accepted = Accepted(channel=CHANNEL, message_id=message_id, status=code,
                             provider_message_id=match.group(1) if match else message_id)
         log.info("email.accepted", notification_id=message.notification_id,
@@ -204,6 +261,8 @@ class SmtpChannel:
     def _transaction(self, sender: str, rcpt: str, data: bytes) -> tuple[int, str]:
         conn, reused = self._connection()
         try:
+            if conn.has_extn("pipelining"):
+                return self._pipelined(conn, reused, sender, rcpt, data)
             try:
                 code, raw = conn.mail(sender)
             except (smtplib.SMTPServerDisconnected, ConnectionError):
@@ -229,6 +288,44 @@ class SmtpChannel:
         except (smtplib.SMTPException, OSError) as exc:
             self._discard()
             raise self._transport_error(exc) from None
+
+    def _pipelined(self, conn: smtplib.SMTP, reused: bool, sender: str, rcpt: str,
+                   data: bytes) -> tuple[int, str]:
+        """MAIL, RCPT and DATA in one write and their three replies read after (RFC 2920,
+        when the server offers PIPELINING): two round trips a message instead of four.
+        The content goes only after DATA's 354, so a connection found dead before that
+        (a kept-alive one the server closed) is retried once on a fresh one, as above."""
+        try:
+            codes = self._envelope(conn, sender, rcpt)
+        except (smtplib.SMTPServerDisconnected, ConnectionError):
+            if not reused:
+                raise
+            self._discard()
+            conn, _ = self._connection()
+            codes = self._envelope(conn, sender, rcpt)
+        (mail, mail_raw), (rcpt_code, rcpt_raw), (data_code, data_raw) = codes
+        if data_code == 354 and (mail != 250 or rcpt_code not in (250, 251)):
+            self._discard()   # a server that would take content without a recipient
+        if mail != 250:
+            raise self._refused(conn, mail, mail_raw)
+        if rcpt_code not in (250, 251):
+            raise self._refused(conn, rcpt_code, rcpt_raw)
+        if data_code != 354:
+            raise smtplib.SMTPDataError(data_code, data_raw)
+        content = _DOT_LINE.sub(b"..", data)
+        if not content.endswith(b"\r\n"):
+            content += b"\r\n"
+        conn.send(content + b".\r\n")
+        code, raw = conn.getreply()
+        if code != 250:
+            raise self._refused(conn, code, raw)
+        return code, _reply_text(raw)
+
+    @staticmethod
+    def _envelope(conn: smtplib.SMTP, sender: str, rcpt: str) -> list[tuple[int, bytes]]:
+        conn.send(f"mail FROM:{smtplib.quoteaddr(sender)}\r\n"
+                  f"rcpt TO:{smtplib.quoteaddr(rcpt)}\r\ndata\r\n")
+        return [conn.getreply() for _ in range(3)]
 
     def _refused(self, conn: smtplib.SMTP, code: int, raw: bytes) -> ChannelError:
         """Reset the transaction so the connection stays usable for the next message."""
