@@ -12,9 +12,10 @@ from notifications.channels.base import (
     PermanentChannelError,
     TransientChannelError,
 )
+from notifications.channels.mime import message_id_for
 from notifications.channels.push import classify_push_response
 from notifications.channels.sms import classify_sms_response
-from notifications.channels.smtp import classify_smtp_reply, message_id_for
+from notifications.channels.smtp import classify_smtp_reply
 from notifications.payloads import Accepted
 
 

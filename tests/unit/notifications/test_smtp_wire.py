@@ -1,4 +1,4 @@
-"""The email written directly (smtp._direct_wire) is byte for byte what the compat32
+"""The email written directly (mime._direct_wire) is byte for byte what the compat32
 generator writes for the same message, and anything it cannot write simply goes through
 the generator."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifications.channels import smtp
+from notifications.channels import mime, smtp
 from notifications.payloads import EmailMessage
 
 DATE = "Mon, 30 Nov 2026 12:00:00 GMT"
@@ -18,15 +18,15 @@ def channel() -> smtp.SmtpChannel:
 
 
 def generator_bytes(message: EmailMessage, monkeypatch) -> bytes:
-    monkeypatch.setattr(smtp, "formatdate", lambda **_: DATE)
-    return channel().build(message).as_bytes(policy=smtp.WIRE_POLICY)
+    monkeypatch.setattr(mime, "formatdate", lambda **_: DATE)
+    return channel().build(message).as_bytes(policy=mime.WIRE_POLICY)
 
 
 def direct_bytes(message: EmailMessage) -> bytes | None:
     sender = channel().promo_email_from if message.promotion else channel().email_from
-    from_header, _, domain = smtp._sender(sender)
-    return smtp._direct_wire(message, from_header,
-                             smtp.message_id_for(message.notification_id, domain), DATE)
+    from_header, _, domain = mime.sender(sender)
+    return mime._direct_wire(message, from_header,
+                             mime.message_id_for(message.notification_id, domain), DATE)
 
 
 PROMO = dict(notification_id="3f2b1c4e-0000-4000-8000-000000000001", to="ana@example.com",
@@ -52,5 +52,5 @@ def test_a_header_that_needs_encoding_or_folding_goes_through_the_generator(
     message = EmailMessage(**{**PROMO, "subject": subject}, text="t", html="h")
     assert direct_bytes(message) is None
     data, _ = channel().wire(message)
-    monkeypatch.setattr(smtp, "formatdate", lambda **_: DATE)
+    monkeypatch.setattr(mime, "formatdate", lambda **_: DATE)
     assert data.split(b"Date:")[0] == generator_bytes(message, monkeypatch).split(b"Date:")[0]
