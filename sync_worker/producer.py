@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import psycopg
 
 from relay import outbox
-from relay.db import Tx, get_pool, run_one
+from relay.db import Tx, get_pool
 from relay.logs import get_logger
 from sync_worker import store
 from sync_worker.models import EmailChangeRequest, Receipt, parse_request
@@ -97,7 +97,7 @@ def _pipelined_transaction() -> Iterator[Tx]:
 
 def _existing(request_id: str) -> Receipt | None:
     # one autocommit statement: a single round trip, no BEGIN/COMMIT around a read
-    row = run_one("SELECT * FROM email_changes WHERE request_id = %s", (request_id,))
+    row = store.find_by_request_id(request_id)
     return _receipt(row, duplicate=True) if row else None
 
 

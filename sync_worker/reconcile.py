@@ -28,9 +28,10 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 
-from relay.db import connection, transaction
+from relay.db import transaction
 from relay.errors import InvalidInput
 from relay.logs import get_logger
+from sync_worker import reconcile_store
 from sync_worker.errors import HomeriaAuthError, HomeriaError
 from sync_worker.profile_models import PROFILE_FIELDS
 from sync_worker.runtime import runtime
@@ -41,41 +42,6 @@ DEFAULT_SAMPLE = 200
 WINDOW = "1 day"
 TARGET = 0.99
 STREAM_BATCH = 500
-
-_CUSTOMERS_SQL = """
-WITH synced AS (
-    SELECT brand, country, customer_id, seq, id, 'email' AS kind, new_email AS email,
-           sent_current_email AS previous_email, customer_ref, NULL::jsonb AS fields,
-           synced_at
-    FROM email_changes WHERE state = 'synced' AND redacted_at IS NULL
-    UNION ALL
-    SELECT brand, country, customer_id, seq, id, 'profile', sent_email, NULL, customer_ref,
-           sent_changes, synced_at
-    FROM profile_changes WHERE state = 'synced' AND redacted_at IS NULL
-)
-SELECT s.brand, s.country, s.customer_id,
-       (array_agg(s.id ORDER BY s.seq DESC))[1] AS last_change_id,
-       (array_agg(s.email ORDER BY s.seq DESC))[1] AS email,
-       (array_agg(s.customer_ref ORDER BY s.seq DESC))[1] AS customer_ref,
-       (array_agg(s.previous_email ORDER BY s.seq DESC)
-            FILTER (WHERE s.kind = 'email'))[1] AS previous_email,
-       array_agg(s.fields ORDER BY s.seq) FILTER (WHERE s.fields IS NOT NULL)
-            AS field_changes,
-       max(s.synced_at) AS last_synced_at
-FROM synced s
-WHERE NOT EXISTS (SELECT 1 FROM email_changes o
-                  WHERE o.brand = s.brand AND o.country = s.country
-                    AND o.customer_id = s.customer_id AND o.state IN ('pending', 'in_flight'))
-  AND NOT EXISTS (SELECT 1 FROM profile_changes o
-                  WHERE o.brand = s.brand AND o.country = s.country
-                    AND o.customer_id = s.customer_id AND o.state IN ('pending', 'in_flight'))
-GROUP BY s.brand, s.country, s.customer_id
-"""
-_SAMPLE_SQL = _CUSTOMERS_SQL + """
-HAVING max(s.synced_at) > now() - %(window)s::interval
-ORDER BY last_synced_at DESC LIMIT %(sample)s"""
-_COUNT_SQL = f"SELECT count(*) AS n FROM ({_CUSTOMERS_SQL}) c"
-
 
 def expected_fields(field_changes: list | None) -> dict:
     """The profile Homeria should hold: synced changes folded oldest first."""
@@ -106,27 +72,6 @@ def _comparable(value):
     return value
 
 
-def count_customers() -> int:
-    with connection() as conn:
-        n = conn.execute(_COUNT_SQL).fetchone()["n"]
-        conn.commit()
-    return int(n)
-
-
-def _rows(all_: bool, sample: int):
-    if not all_:
-        with connection() as conn:
-            rows = conn.execute(_SAMPLE_SQL, {"window": WINDOW, "sample": sample}).fetchall()
-            conn.commit()
-        yield from rows
-        return
-    with connection() as conn, conn.transaction():
-        with conn.cursor(name=f"reconcile_{uuid.uuid4().hex[:8]}") as cur:
-            cur.itersize = STREAM_BATCH
-            cur.execute(_CUSTOMERS_SQL + " ORDER BY s.brand, s.country, s.customer_id")
-            yield from cur
-
-
 def reconcile(sample: int = DEFAULT_SAMPLE, *, all_: bool = False, repair: bool = False,
               on_progress: Callable[[int], None] | None = None) -> dict:
     if sample < 1:
@@ -137,7 +82,8 @@ def reconcile(sample: int = DEFAULT_SAMPLE, *, all_: bool = False, repair: bool 
     drift_by_field: Counter = Counter()
     inconsistent: list[str] = []
     drifted: list[tuple[dict, list[str]]] = []
-    for row in _rows(all_, sample):
+    for row in (reconcile_store.every_customer(STREAM_BATCH) if all_
+                else reconcile_store.recent_customers(WINDOW, sample)):
         grant = rt.bucket.take(max_wait_s=5.0)
         if grant.wait_s:
             time.sleep(grant.wait_s)

@@ -68,9 +68,18 @@ def get(conn, change_id: uuid.UUID) -> dict | None:
     return conn.execute("SELECT * FROM email_changes WHERE id = %s", (change_id,)).fetchone()
 
 
+_BY_REQUEST_ID = "SELECT * FROM email_changes WHERE request_id = %s"
+
+
 def by_request_id(conn, request_id: str) -> dict | None:
-    return conn.execute("SELECT * FROM email_changes WHERE request_id = %s",
-                        (request_id,)).fetchone()
+    """The change a request id already made, inside the caller's transaction."""
+    return conn.execute(_BY_REQUEST_ID, (request_id,)).fetchone()
+
+
+def find_by_request_id(request_id: str) -> dict | None:
+    """The same, as one autocommit statement: a retried request is answered in a single
+    round trip, with no BEGIN/COMMIT around the read."""
+    return run_one(_BY_REQUEST_ID, (request_id,))
 
 
 def insert(tx: Tx, change_id: uuid.UUID, fields: dict) -> dict | None:
@@ -155,3 +164,4 @@ def counts_by_state(conn) -> dict[str, int]:
     rows = conn.execute("SELECT state, count(*) AS n FROM email_changes GROUP BY state")
     found = {r["state"]: int(r["n"]) for r in rows}
     return {state: found.get(state, 0) for state in STATES}
+

@@ -67,7 +67,8 @@ def reconcile_cmd(sample: int = typer.Option(200, "--sample", min=1, max=10_000,
     Example: relay sync reconcile --all --repair
     """
     settings()
-    from sync_worker.reconcile import count_customers, reconcile
+    from sync_worker.reconcile import reconcile
+    from sync_worker.reconcile_store import count_customers
 
     if all_:
         from rich.progress import Progress
