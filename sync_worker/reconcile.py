@@ -28,7 +28,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 
-from relay.db import transaction
 from relay.errors import InvalidInput
 from relay.logs import get_logger
 from sync_worker import reconcile_store
@@ -118,7 +117,7 @@ def reconcile(sample: int = DEFAULT_SAMPLE, *, all_: bool = False, repair: bool 
            "inconsistent_change_ids": inconsistent[:50],
            "repaired": [r for r in repairs if r["action"] != "needs_a_person"],
            "not_repaired": [r for r in repairs if r["action"] == "needs_a_person"]}
-    _store(doc)
+    reconcile_store.save_run(doc)
     log_fn = log.warning if counts["mismatched"] or counts["missing"] else log.info
     log_fn("email_sync.reconciled", checked=checked, matched=counts["matched"],
            mismatched=counts["mismatched"], missing=counts["missing"],
@@ -162,25 +161,8 @@ def _repair(row: dict, drift: list[str], run_id: str) -> dict:
     return done
 
 
-def _store(doc: dict) -> None:
-    with transaction() as tx:
-        tx.execute(
-            """INSERT INTO email_sync_reconciliations
-                   (sample, checked, matched, mismatched, missing, errors, detail, drift,
-                    repaired)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            (doc["sample"], doc["checked"], doc["matched"], doc["mismatched"],
-             doc["missing"], doc["errors"],
-             json.dumps({"run": doc["run"], "scope": doc["scope"],
-                         "inconsistent_change_ids": doc["inconsistent_change_ids"]}),
-             json.dumps(doc["drift_by_field"]), len(doc["repaired"])))
-
-
 def last_run(conn) -> dict | None:
-    row = conn.execute(
-        """SELECT ran_at, sample, checked, matched, mismatched, missing, errors, drift,
-                  repaired
-           FROM email_sync_reconciliations ORDER BY id DESC LIMIT 1""").fetchone()
+    row = reconcile_store.last_run(conn)
     if row is None:
         return None
     doc = dict(row)

@@ -7,10 +7,11 @@ streams them through a server-side cursor that never leaves this module.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 
-from relay.db import connection
+from relay.db import connection, transaction
 
 _CUSTOMERS_SQL = """
 WITH synced AS (
@@ -71,3 +72,25 @@ def every_customer(batch: int) -> Iterator[dict]:
             cur.itersize = batch
             cur.execute(_CUSTOMERS_SQL + " ORDER BY s.brand, s.country, s.customer_id")
             yield from cur
+
+
+def save_run(doc: dict) -> None:
+    """One row per run: what `relay status` and the console show as the last check."""
+    with transaction() as tx:
+        tx.execute(
+            """INSERT INTO email_sync_reconciliations
+                   (sample, checked, matched, mismatched, missing, errors, detail, drift,
+                    repaired)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            (doc["sample"], doc["checked"], doc["matched"], doc["mismatched"],
+             doc["missing"], doc["errors"],
+             json.dumps({"run": doc["run"], "scope": doc["scope"],
+                         "inconsistent_change_ids": doc["inconsistent_change_ids"]}),
+             json.dumps(doc["drift_by_field"]), len(doc["repaired"])))
+
+
+def last_run(conn) -> dict | None:
+    return conn.execute(
+        """SELECT ran_at, sample, checked, matched, mismatched, missing, errors, drift,
+                  repaired
+           FROM email_sync_reconciliations ORDER BY id DESC LIMIT 1""").fetchone()

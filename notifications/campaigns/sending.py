@@ -33,12 +33,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from notifications import policy, service
-from notifications.campaigns import compose, throttle
+from notifications.campaigns import compose, store, throttle
 from notifications.models import Campaign, Customer, EventType, OrderEvent
 from notifications.producer import PROMOTIONS_QUEUE
 from notifications.sla.counters import observe_sent
 from relay import attempts, metrics, outbox
-from relay.db import run_one, transaction
+from relay.db import transaction
 from relay.logs import get_logger
 
 log = get_logger(__name__)
@@ -91,12 +91,7 @@ def deliver_batch(ids: list[uuid.UUID]) -> Counter:
 def _campaign_rate(ids: list[uuid.UUID]) -> tuple[str, float] | None:
     """(campaign id, max_per_second) of the batch's throttled campaign, if any (a batch
     holds one campaign's rows; should the sweep mix some, the slowest limit applies)."""
-    row = run_one(
-        """SELECT c.id, c.max_per_second FROM campaigns c
-           WHERE c.max_per_second IS NOT NULL AND c.id IN (
-               SELECT campaign_id FROM notifications WHERE id = ANY(%s))
-           ORDER BY c.max_per_second LIMIT 1""", (ids,))
-    return (row["id"], row["max_per_second"]) if row else None
+    return store.slowest_rate(ids)
 
 
 def _republish(ids: list[uuid.UUID], countdown: float | None) -> int:
@@ -107,26 +102,11 @@ def _republish(ids: list[uuid.UUID], countdown: float | None) -> int:
     return len(ids)
 
 
-_CLAIM = """
-    UPDATE notifications n SET state = 'sending', claim_token = %(token)s,
-           claimed_until = now() + make_interval(secs => %(lease)s),
-           attempts = n.attempts + 1, activated_at = coalesce(n.activated_at, now()),
-           reason = CASE WHEN n.reason = 'quiet_hours' THEN NULL ELSE n.reason END,
-           updated_at = now()
-    FROM order_events e, campaigns c
-    WHERE n.id = ANY(%(ids)s) AND n.state = 'pending' AND n.event_type = 'promotion'
-      AND c.id = n.campaign_id AND c.state = 'running'
-      AND e.event_id = n.event_id AND (e.expires IS NULL OR e.expires > now())
-      AND n.country <> ALL(%(quiet)s)
-    RETURNING n.id, n.channel, e.payload"""
-
-
 def _deliver_chunk(ids: list[uuid.UUID]) -> Counter:
     token = uuid.uuid4()
     with transaction() as tx:
-        rows = tx.execute(_CLAIM, {"ids": ids, "token": token, "lease": policy.claim_seconds(),
-                                   "quiet": policy.quiet_countries(datetime.now(UTC))}
-                          ).fetchall()
+        rows = store.claim_batch(tx, ids, token, policy.claim_seconds(),
+                                 policy.quiet_countries(datetime.now(UTC)))
     claims = [service.Claim(r["id"], token, r["channel"], _event(r["payload"])) for r in rows]
     claimed = {c.id for c in claims}
     outcomes = _sort_unclaimed([i for i in ids if i not in claimed])
@@ -161,10 +141,7 @@ def _sort_unclaimed(ids: list[uuid.UUID]) -> Counter:
     if not ids:
         return outcomes
     with transaction() as tx:
-        rows = tx.execute(
-            """SELECT n.id, n.state, c.state AS campaign_state FROM notifications n
-               LEFT JOIN campaigns c ON c.id = n.campaign_id WHERE n.id = ANY(%s)""",
-            (ids,)).fetchall()
+        rows = store.batch_states(tx, ids)
         by_id = {r["id"]: r for r in rows}
         final = [r["id"] for r in rows if r["state"] in FINAL]
         cancelled = [r["id"] for r in rows if r["campaign_state"] == "cancelled"
@@ -172,25 +149,11 @@ def _sort_unclaimed(ids: list[uuid.UUID]) -> Counter:
         paused = [r["id"] for r in rows if r["campaign_state"] == "paused"
                   and r["state"] == "pending"]
         if final:
-            tx.execute("""UPDATE outbox SET done_at = now(), parked_reason = NULL
-                          WHERE entity_id = ANY(%s) AND done_at IS NULL""", (final,))
+            store.finish_outbox(tx, final)
         if cancelled:
-            tx.execute(
-                """WITH gone AS (
-                       UPDATE notifications SET state = 'suppressed', reason = 'cancelled',
-                              claim_token = NULL, claimed_until = NULL, updated_at = now()
-                       WHERE id = ANY(%s) AND state IN ('pending', 'standby') RETURNING id)
-                   UPDATE outbox SET done_at = now(), parked_reason = NULL
-                   WHERE entity_id IN (SELECT id FROM gone) AND done_at IS NULL""",
-                (cancelled,))
+            store.cancel_rows(tx, cancelled)
         if paused:   # parked only while the campaign is still paused (resume wakes them)
-            tx.execute(
-                """UPDATE outbox o SET next_attempt_at = 'infinity', published_at = NULL,
-                          parked_reason = 'campaign_paused'
-                   FROM notifications n JOIN campaigns c ON c.id = n.campaign_id
-                   WHERE o.entity_id = ANY(%s) AND o.done_at IS NULL
-                     AND n.id = o.entity_id AND n.state = 'pending'
-                     AND c.state = 'paused'""", (paused,))
+            store.park_paused(tx, paused)
     outcomes.update(duplicate=len(final), cancelled=len(cancelled), paused=len(paused))
     standby = [i for i in ids if i in by_id and by_id[i]["state"] == "standby"
                and i not in cancelled]
@@ -224,8 +187,7 @@ def _record(results: list[service.Attempt]) -> Counter:
         return outcomes
     worker = attempts.worker_name()
     now = time.perf_counter()
-    rows = run_one_all(
-        "SELECT * FROM notifications_sent_batch(%s, %s, %s, %s, %s, %s, %s, %s)",
+    rows = store.record_sent(
         ([r.claim.id for r in sent], [r.sent_at for r in sent],
          [r.accepted.provider_message_id for r in sent], [r.started for r in sent],
          [round((now - r.clock) * 1000, 1) for r in sent],
@@ -244,15 +206,3 @@ def _record(results: list[service.Attempt]) -> Counter:
     for channel, n in Counter(r.claim.channel for r in sent).items():
         metrics.provider_requests_total.labels(channel, "accepted").inc(n)
     return outcomes
-
-
-def run_one_all(query, params) -> list[dict]:
-    """One statement in autocommit (its own transaction, one round trip); all rows."""
-    from relay.db import get_pool
-
-    with get_pool().connection() as conn:
-        conn.autocommit = True
-        try:
-            return conn.execute(query, params).fetchall()
-        finally:
-            conn.autocommit = False

@@ -3,7 +3,9 @@ time; pause and cancel change it and then act on the rows in one statement each.
 
 from __future__ import annotations
 
-from relay.db import Tx
+import uuid
+
+from relay.db import Tx, run_one
 
 CONTROL_STATES = ("running", "paused", "cancelled")
 
@@ -115,3 +117,89 @@ def parked_quiet(tx: Tx, campaign_id: str) -> int:
            WHERE campaign_id = %s AND state = 'pending' AND reason = 'quiet_hours'""",
         (campaign_id,)).fetchone()
     return row["n"]
+
+
+# -- sending a batch (notifications/campaigns/sending.py) ---------------------------------
+def slowest_rate(ids: list[uuid.UUID]) -> tuple[str, float] | None:
+    """(campaign id, max_per_second) of the throttled campaign among the batch's rows,
+    the slowest first."""
+    row = run_one(
+        """SELECT c.id, c.max_per_second FROM campaigns c
+           WHERE c.max_per_second IS NOT NULL AND c.id IN (
+               SELECT campaign_id FROM notifications WHERE id = ANY(%s))
+           ORDER BY c.max_per_second LIMIT 1""", (ids,))
+    return (row["id"], row["max_per_second"]) if row else None
+
+
+_CLAIM = """
+    UPDATE notifications n SET state = 'sending', claim_token = %(token)s,
+           claimed_until = now() + make_interval(secs => %(lease)s),
+           attempts = n.attempts + 1, activated_at = coalesce(n.activated_at, now()),
+           reason = CASE WHEN n.reason = 'quiet_hours' THEN NULL ELSE n.reason END,
+           updated_at = now()
+    FROM order_events e, campaigns c
+    WHERE n.id = ANY(%(ids)s) AND n.state = 'pending' AND n.event_type = 'promotion'
+      AND c.id = n.campaign_id AND c.state = 'running'
+      AND e.event_id = n.event_id AND (e.expires IS NULL OR e.expires > now())
+      AND n.country <> ALL(%(quiet)s)
+    RETURNING n.id, n.channel, e.payload"""
+
+
+def claim_batch(tx: Tx, ids: list[uuid.UUID], token: uuid.UUID, lease: float,
+                quiet: list[str]) -> list[dict]:
+    """Claim, in one statement, the batch's rows that may be sent now: pending
+    promotions of a running campaign, unexpired, outside quiet hours. The rest are left
+    for `batch_states`."""
+    return tx.execute(_CLAIM, {"ids": ids, "token": token, "lease": lease,
+                               "quiet": quiet}).fetchall()
+
+
+def batch_states(tx: Tx, ids: list[uuid.UUID]) -> list[dict]:
+    return tx.execute(
+        """SELECT n.id, n.state, c.state AS campaign_state FROM notifications n
+           LEFT JOIN campaigns c ON c.id = n.campaign_id WHERE n.id = ANY(%s)""",
+        (ids,)).fetchall()
+
+
+def finish_outbox(tx: Tx, ids: list[uuid.UUID]) -> None:
+    tx.execute("""UPDATE outbox SET done_at = now(), parked_reason = NULL
+                  WHERE entity_id = ANY(%s) AND done_at IS NULL""", (ids,))
+
+
+def cancel_rows(tx: Tx, ids: list[uuid.UUID]) -> None:
+    tx.execute(
+        """WITH gone AS (
+               UPDATE notifications SET state = 'suppressed', reason = 'cancelled',
+                      claim_token = NULL, claimed_until = NULL, updated_at = now()
+               WHERE id = ANY(%s) AND state IN ('pending', 'standby') RETURNING id)
+           UPDATE outbox SET done_at = now(), parked_reason = NULL
+           WHERE entity_id IN (SELECT id FROM gone) AND done_at IS NULL""", (ids,))
+
+
+def park_paused(tx: Tx, ids: list[uuid.UUID]) -> None:
+    tx.execute(
+        """UPDATE outbox o SET next_attempt_at = 'infinity', published_at = NULL,
+                  parked_reason = 'campaign_paused'
+           FROM notifications n JOIN campaigns c ON c.id = n.campaign_id
+           WHERE o.entity_id = ANY(%s) AND o.done_at IS NULL
+             AND n.id = o.entity_id AND n.state = 'pending'
+             AND c.state = 'paused'""", (ids,))
+
+
+def record_sent(params: tuple) -> list[dict]:
+    """The batch's sends recorded by `notifications_sent_batch` (relay/sql), in autocommit:
+    its own transaction, one round trip."""
+    return _run_one_all(
+        "SELECT * FROM notifications_sent_batch(%s, %s, %s, %s, %s, %s, %s, %s)", params)
+
+
+def _run_one_all(query, params) -> list[dict]:
+    """One statement in autocommit (its own transaction, one round trip); all rows."""
+    from relay.db import get_pool
+
+    with get_pool().connection() as conn:
+        conn.autocommit = True
+        try:
+            return conn.execute(query, params).fetchall()
+        finally:
+            conn.autocommit = False

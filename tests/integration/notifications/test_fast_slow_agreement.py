@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from notifications import record_order_event, service
+from notifications.campaigns import store as campaign_store
 from relay.db import connection, run_one
 
 LEASE_S = 30.0
@@ -231,11 +232,10 @@ def _promotion(case: BatchCase) -> uuid.UUID:
 @pytest.mark.parametrize("case", BATCH_CASES, ids=[c.name for c in BATCH_CASES])
 def test_the_campaign_batch_claim_claims_what_the_careful_path_claims(db, broker,
                                                                       monkeypatch, case):
-    """The batch claim (notifications/campaigns/sending.py) is the set form of the claim:
+    """The batch claim (notifications/campaigns/store.py) is the set form of the claim:
     the careful path answers every id it passes over, so it must claim exactly what the
     careful path would."""
     from notifications import policy
-    from notifications.campaigns import sending
 
     now = datetime.now(UTC)
     hour = now.astimezone(policy.country_zone("ES")).hour
@@ -248,8 +248,9 @@ def test_the_campaign_batch_claim_claims_what_the_careful_path_claims(db, broker
     batch_id, slow_id = _promotion(case), _promotion(case)
     # when
     with connection() as conn:
-        claimed = conn.execute(sending._CLAIM, {"ids": [batch_id], "token": uuid.uuid4(),
-                                                "lease": LEASE_S, "quiet": quiet}).fetchall()
+        claimed = conn.execute(campaign_store._CLAIM, {
+            "ids": [batch_id], "token": uuid.uuid4(), "lease": LEASE_S, "quiet": quiet,
+        }).fetchall()
         conn.commit()
     slow = service._claim_deciding(slow_id)
     # then
