@@ -114,10 +114,20 @@ def run_one(query, params=None) -> dict | None:
     """One self-contained statement as its own transaction (autocommit): a single round
     trip with no BEGIN/COMMIT around it. For hot paths whose whole step is one statement
     (a claim, a server-side function); returns the first row, if any."""
+    return _autocommit(query, params, all_rows=False)
+
+
+def run_all(query, params=None) -> list[dict]:
+    """`run_one`, returning every row (a set-returning function over a batch)."""
+    return _autocommit(query, params, all_rows=True)
+
+
+def _autocommit(query, params, *, all_rows: bool):
     with get_pool().connection() as conn:
         conn.autocommit = True
         try:
-            return conn.execute(query, params).fetchone()
+            cur = conn.execute(query, params)
+            return cur.fetchall() if all_rows else cur.fetchone()
         finally:
             conn.autocommit = False
 

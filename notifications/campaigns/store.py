@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from relay.db import Tx, run_one
+from relay.db import Tx, run_all, run_one
 
 CONTROL_STATES = ("running", "paused", "cancelled")
 
@@ -189,17 +189,5 @@ def park_paused(tx: Tx, ids: list[uuid.UUID]) -> None:
 def record_sent(params: tuple) -> list[dict]:
     """The batch's sends recorded by `notifications_sent_batch` (relay/sql), in autocommit:
     its own transaction, one round trip."""
-    return _run_one_all(
+    return run_all(
         "SELECT * FROM notifications_sent_batch(%s, %s, %s, %s, %s, %s, %s, %s)", params)
-
-
-def _run_one_all(query, params) -> list[dict]:
-    """One statement in autocommit (its own transaction, one round trip); all rows."""
-    from relay.db import get_pool
-
-    with get_pool().connection() as conn:
-        conn.autocommit = True
-        try:
-            return conn.execute(query, params).fetchall()
-        finally:
-            conn.autocommit = False
