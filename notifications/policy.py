@@ -9,7 +9,6 @@ reloads them (`reset_settings_cache`) sees its values at once.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,22 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from relay.errors import ConfigurationError
 from relay.settings import get_settings
-
-
-def positive_number(name: str, raw: str, cast=float):
-    """`raw` (the value of variable `name`) as a number > 0, or ConfigurationError naming
-    the variable. Kept for the SLA loader until it reads the registry."""
-    try:
-        value = cast(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} is invalid: not a number: {raw!r}") from None
-    if not math.isfinite(value):
-        raise ConfigurationError(f"{name} is invalid: must be a finite number")
-    if value <= 0:
-        raise ConfigurationError(f"{name} is invalid: must be > 0")
-    return value
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from tests.support.processes import (  # noqa: E402
     wait_workers_answer,
     worker_argv,
 )
-from tests.support.stats import percentile as _pct  # noqa: E402
+from tests.support.stats import p50_p99_max, percentile  # noqa: E402
 
 QUEUES = ("notify.transactional", "notify.expedite", "notify.promotions")
 
@@ -284,7 +284,7 @@ class Bench:
         self.rows += [
             ("steady: events (rate achieved)", f"{total:,} at {achieved:,.0f}/s"),
             ("steady: event→sent p50 / p99 / max (s)",
-             f"{_pct(lat, 50):.3f} / {_pct(lat, 99):.3f} / {max(lat, default=float('nan')):.3f}"),
+             p50_p99_max(lat)),
             ("steady: sent / drain after last event", f"{len(lat):,} / {left:.1f} s"),
             ("steady: waiting | provider call p50 / p99 (s)", self._split("true", tag)),
         ]
@@ -309,11 +309,11 @@ class Bench:
             ("burst: promotions queued (s)", f"{len(promos):,} in {queued_s:.1f}"),
             ("burst: order events during the drain", f"{orders:,} at {order_rate:,.0f}/s"),
             ("burst: transactional p50 / p99 / max (s)",
-             f"{_pct(lat, 50):.3f} / {_pct(lat, 99):.3f} / {max(lat, default=float('nan')):.3f}"),
+             p50_p99_max(lat)),
             ("burst: transactional waiting | provider call p50 / p99 (s)",
              self._split("e.type <> 'promotion'", tag)),
             ("burst: promotions sent, p50 event→sent (s)",
-             f"{len(promo_lat):,}, {_pct(promo_lat, 50):.1f}"),
+             f"{len(promo_lat):,}, {percentile(promo_lat, 50):.1f}"),
             ("burst: total drain time (s)", f"{drain:.1f}"
              + ("" if not self._open(tag) else f" (TIMED OUT, {self._open(tag)} open)")),
         ]

@@ -272,7 +272,7 @@ def run_relay(bench, n: int) -> dict:
 
 
 def campaign(bench) -> None:
-    from bench_notify import _pct
+    from tests.support.stats import p50_p99_max
 
     n = bench.args.campaign
     base = run_baseline(bench, n)
@@ -300,5 +300,5 @@ def campaign(bench) -> None:
         (f"during the campaign: order events at {bench.args.order_rate:.0f}/s",
          f"{ours['orders']:,}"),
         ("during the campaign: transactional p50 / p99 / max (s)",
-         f"{_pct(lat, 50):.3f} / {_pct(lat, 99):.3f} / {max(lat, default=float('nan')):.3f}"),
+         p50_p99_max(lat)),
     ]

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from relay.api import submissions
 from relay.api.auth import bearer, require_credentials, require_scope
-from relay.api.body import media_type as media_type_of
+from relay.api.body import media_type
 from relay.api.jsondoc import cli_json
 from relay.api.masking import for_principal
 from relay.api.routes_produce import change_request
@@ -51,7 +51,7 @@ async def post_profile_change(
             description="the request_id: a repeat returns the first receipt")):
     require_credentials(credentials)
     raw = await request.body()
-    receipt = await run_in_threadpool(_enqueue, credentials, media_type_of(request), raw,
+    receipt = await run_in_threadpool(_enqueue, credentials, media_type(request), raw,
                                       idempotency_key)
     return JSONResponse(receipt.as_dict(), status_code=202)
 

@@ -37,3 +37,11 @@ def test_stop_takes_the_whole_process_group_down(tmp_path):
     # then the child went with it
     assert not proc.alive() and proc.proc.returncode == -signal.SIGTERM
     assert wait_until(lambda: not _alive(child), timeout=5, message="the child to go")
+
+
+def test_p50_p99_max_prints_the_nearest_rank_figures_and_nan_for_none():
+    from tests.support.stats import p50_p99_max
+
+    assert p50_p99_max([float(i) for i in range(1, 101)]) == "51.000 / 99.000 / 100.000"
+    assert p50_p99_max([0.25], digits=1) == "0.2 / 0.2 / 0.2"
+    assert p50_p99_max([]) == "nan / nan / nan"
