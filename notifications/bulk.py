@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 
-from notifications.models import parse_event
+from notifications.models import OrderEvent, parse_event
 from notifications.producer import record_order_events
 from relay.errors import InvalidInput, RelayError
 from relay.logs import get_logger, scrub
@@ -44,6 +44,8 @@ MAX_JOBS = 8
 BATCH = 5_000                 # events per transaction (and per pipelined publish)
 
 Item = tuple[str | None, object]   # (where, document): where names it in errors ("line 7")
+# document, where → the validated event, or InvalidInput naming `where` and the field
+Parse = Callable[[object, str | None], OrderEvent]
 
 
 @dataclass
@@ -74,10 +76,15 @@ def default_jobs(events: int) -> int:
 
 def record_bulk(items: Sequence[Item], *, jobs: int | None = None, batch: int = BATCH,
                 on_batch: Callable[[int], None] | None = None,
-                campaign_id: str | None = None) -> BulkResult:
+                campaign_id: str | None = None, parse: Parse = parse_event,
+                before_write: Callable[[], None] | None = None, nice: int = 0) -> BulkResult:
     """Validate every item, then record them all (see module doc). Raises InvalidInput
     listing every bad item (nothing written), RelayError if writing failed part-way.
-    `campaign_id`: the items are a campaign's audience (producer.record_order_events)."""
+    `campaign_id`: the items are a campaign's audience (producer.record_order_events);
+    `parse` turns an item into its event (a campaign's audience line → its promotion), in
+    the workers, so a large input is validated on every core too; `before_write` runs once
+    every item is valid, before the first is written (if it raises, nothing is); `nice`
+    lowers the CPU priority of the forked workers (not of the caller)."""
     if batch < 1:
         raise InvalidInput("batch", "must be at least 1")
     jobs = default_jobs(len(items)) if jobs is None else jobs
@@ -85,8 +92,9 @@ def record_bulk(items: Sequence[Item], *, jobs: int | None = None, batch: int = 
         raise InvalidInput("jobs", "must be at least 1")
     jobs = min(jobs, max(1, len(items)))
     if jobs == 1:
-        return _record_here(items, batch, on_batch, campaign_id)
-    return _record_in_workers(items, jobs, batch, on_batch, campaign_id)
+        return _record_here(items, batch, on_batch, campaign_id, parse, before_write)
+    return _record_in_workers(items, jobs, batch, on_batch, campaign_id, parse, before_write,
+                              nice)
 
 
 # Every bad event is reported (each with every bad field), up to this many problems: an
@@ -99,14 +107,14 @@ class _BadItem(Exception):
         self.index, self.error = index, error
 
 
-def _parse(items: Sequence[Item], start: int, stop: int) -> list:
+def _parse(items: Sequence[Item], start: int, stop: int, parse: Parse = parse_event) -> list:
     """The shard's events, or _BadItem (at the first bad index) listing every problem."""
     events, bad, first = [], [], None
     problems = 0
     for i in range(start, stop):
         where, doc = items[i]
         try:
-            events.append(parse_event(doc, where=where))
+            events.append(parse(doc, where))
         except InvalidInput as exc:
             first = i if first is None else first
             bad.append(exc)
@@ -137,11 +145,14 @@ def _record_batches(events: list, batch: int, report: Callable[..., None],
 
 
 def _record_here(items: Sequence[Item], batch: int, on_batch,
-                 campaign_id: str | None = None) -> BulkResult:
+                 campaign_id: str | None = None, parse: Parse = parse_event,
+                 before_write: Callable[[], None] | None = None) -> BulkResult:
     try:
-        events = _parse(items, 0, len(items))
+        events = _parse(items, 0, len(items), parse)
     except _BadItem as bad:
         raise _capped(bad.error) from None
+    if before_write:
+        before_write()
     result = BulkResult(events=len(items))
 
     def report(n, *counts):
@@ -155,13 +166,16 @@ def _record_here(items: Sequence[Item], batch: int, on_batch,
 
 # -- workers ----------------------------------------------------------------------------
 def _worker(conn: Connection, inherited: list[Connection], items: Sequence[Item], start: int,
-            stop: int, batch: int, campaign_id: str | None = None) -> None:
+            stop: int, batch: int, campaign_id: str | None = None,
+            parse: Parse = parse_event, nice: int = 0) -> None:
     """One shard: validate, say so, wait for "write", record it batch by batch."""
     for other in inherited:  # the parent's ends of the pipes, copied by the fork
         other.close()
+    if nice:
+        os.nice(nice)
     try:
         try:
-            events = _parse(items, start, stop)
+            events = _parse(items, start, stop, parse)
         except _BadItem as bad:
             conn.send(("invalid", bad.index, bad.error.errors))
             return
@@ -190,7 +204,9 @@ def _shards(total: int, jobs: int) -> list[tuple[int, int]]:
 
 
 def _record_in_workers(items: Sequence[Item], jobs: int, batch: int, on_batch,
-                       campaign_id: str | None = None) -> BulkResult:
+                       campaign_id: str | None = None, parse: Parse = parse_event,
+                       before_write: Callable[[], None] | None = None,
+                       nice: int = 0) -> BulkResult:
     ctx = multiprocessing.get_context("fork")
     workers: list[tuple[multiprocessing.Process, Connection]] = []
     try:
@@ -199,7 +215,7 @@ def _record_in_workers(items: Sequence[Item], jobs: int, batch: int, on_batch,
             inherited = [conn for _, conn in workers] + [mine]
             proc = ctx.Process(target=_worker,
                                args=(theirs, inherited, items, start, stop, batch,
-                                     campaign_id),
+                                     campaign_id, parse, nice),
                                name=f"relay-intake-{start}", daemon=True)
             proc.start()
             theirs.close()
@@ -208,6 +224,13 @@ def _record_in_workers(items: Sequence[Item], jobs: int, batch: int, on_batch,
         invalid = sorted((v for v in verdicts if v[0] == "invalid"), key=lambda v: v[1])
         failed = [v[1] for v in verdicts if v[0] == "failed"]
         go = "write" if not invalid and not failed else "stop"
+        if go == "write" and before_write:
+            try:
+                before_write()
+            except BaseException:
+                for _, conn in workers:
+                    _send(conn, "stop")
+                raise
         for _, conn in workers:
             _send(conn, go)
         if invalid:   # every shard's problems, in input order

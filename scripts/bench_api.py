@@ -227,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=20, help="stand-in latency")
     parser.add_argument("--task-events", choices=("on", "off"), default="on",
                         help="the sync workers' task events (on: as deployed)")
+    parser.add_argument("--worker-nice", type=int, default=0, choices=range(0, 20),
+                        metavar="0-19", help="niceness of the sync workers")
     args = parser.parse_args(argv)
     args.task_events = args.task_events == "on"
 
@@ -240,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
 
         key = apikeys.create("bench", "produce")
         bench.start_standin()
-        workers = bench.start_worker("relay", "threads", 8, 2)
+        workers = bench.start_worker("relay", "threads", 8, 2, nice=args.worker_nice)
         procs.append(workers)
         api_proc, api = start_api(bench, args.api_workers)
         procs.append(api_proc)

@@ -362,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
                              "plain Celery baseline (scripts/notify_campaign.py)")
     parser.add_argument("--baseline-threads", type=int, default=32,
                         help="threads per baseline worker process (one process per core)")
+    parser.add_argument("--baseline-n", type=int, default=None, metavar="N",
+                        help="emails the baseline sends (default: as many as --campaign)")
     parser.add_argument("--promo-processes", type=int, default=2,
                         help="promotions worker processes (scripts/run: 2)")
     args = parser.parse_args(argv)

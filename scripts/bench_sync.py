@@ -118,7 +118,7 @@ class Bench:
 
     # workers
     def start_worker(self, kind: str, pool: str, concurrency: int,
-                     processes: int = 1) -> Workers:
+                     processes: int = 1, nice: int = 0) -> Workers:
         """Worker processes as deployed: task events on (celeryconfig), and the baseline
         with `-E` so both pay for them; `task_events=False` turns them off for both."""
         app, queue = ("relay", "homeria") if kind == "relay" else ("bench_sync:baseline",
@@ -129,11 +129,12 @@ class Bench:
         for i in range(processes):
             cmd = worker_argv(queue, pool=pool, concurrency=concurrency, app=app,
                               name=f"bench-{kind}-{i}-{uuid.uuid4().hex[:6]}@%h",
-                              loglevel="WARNING",
+                              loglevel="WARNING", nice=nice,
                               # the plain baseline, like for like
                               extra=("-E",) if kind != "relay" and events else ())
             if kind == "relay" and not events:   # override celeryconfig in this process only
-                cmd[:3] = [sys.executable, "-c", "import celeryconfig as c; "
+                at = cmd.index(sys.executable)
+                cmd[at:at + 3] = [sys.executable, "-c", "import celeryconfig as c; "
                            "c.worker_send_task_events = False; "
                            "from celery.__main__ import main; main()"]
             procs.append(Process(cmd, env, self.workdir / f"worker-{kind}-{pool}-{i}.log"))

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, Field, ValidationError, field_validator
 
-from notifications.models import Campaign, OrderEvent, _Strict, parse_event
+from notifications.models import Campaign, Customer, OrderEvent, _Strict, parse_event
 from relay.errors import InvalidInput
 
 
@@ -54,6 +54,21 @@ class _Line(_Strict):
     locale: str
 
 
+# An audience file is written by hand or by an export, and a misspelt key would be dropped
+# silently (`marketing_optin` → not opted in → suppressed, with nothing to say why): so a
+# line may carry only what a recipient is made of, though events keep ignoring extras.
+_LINE_FIELDS = frozenset(Customer.model_fields) | frozenset(_Line.model_fields)
+
+
+def _unknown_fields(doc: dict, where: str) -> None:
+    unknown = sorted(k for k in doc if k not in _LINE_FIELDS)
+    if unknown:
+        raise InvalidInput(f"{where}: {unknown[0]}",
+                           f"unknown field{'s' if len(unknown) > 1 else ''} "
+                           f"{', '.join(map(repr, unknown))}; a line carries "
+                           f"{', '.join(sorted(_LINE_FIELDS))}")
+
+
 def event_id(campaign_id: str, customer_id: str) -> str:
     return f"campaign:{campaign_id}:{customer_id}"
 
@@ -64,6 +79,7 @@ def recipient_event(spec: CampaignSpec, doc: object, occurred_at: datetime,
     OrderEvent `customer` shape plus `country` and `locale`; errors name its own fields."""
     if not isinstance(doc, dict):
         raise InvalidInput(where, "must be a JSON object")
+    _unknown_fields(doc, where)
     try:
         _Line.model_validate(doc)
     except ValidationError as exc:

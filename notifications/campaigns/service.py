@@ -21,10 +21,12 @@ from datetime import UTC, datetime
 
 from notifications.campaigns import store
 from notifications.campaigns.models import parse_spec, recipient_event
+from notifications.models import OrderEvent
 from relay import outbox
 from relay.db import transaction
 from relay.errors import InvalidInput, NotFound
 from relay.logs import get_logger
+from relay.settings import get_settings
 
 log = get_logger(__name__)
 
@@ -67,21 +69,38 @@ def start(campaign_id: str, audience: Sequence[tuple[str, object]], *,
         raise InvalidInput("audience", "no customers in the audience file")
     spec = _spec_of(row)
     occurred_at = datetime.now(UTC)
-    events = [recipient_event(spec, doc, occurred_at, where) for where, doc in audience]
-    seen: dict[str, str] = {}
-    for (where, _), event in zip(audience, events, strict=True):
-        first = seen.setdefault(event.customer.customer_id, where)
-        if first != where:
-            raise InvalidInput(f"{where}: customer_id",
-                               f"customer already in the audience at {first}")
-    with transaction() as tx:   # running before the first row exists: workers send at once
-        if row["state"] == "created":
-            store.set_state(tx, campaign_id, "running")
-    result = record_bulk([(where, e) for (where, _), e in zip(audience, events, strict=True)],
-                         jobs=jobs, on_batch=on_batch, campaign_id=campaign_id)
+    _no_customer_twice(audience)
+
+    def parse(doc: object, where: str | None) -> OrderEvent:
+        return recipient_event(spec, doc, occurred_at, where or "audience")
+
+    # every line is validated by the bulk intake's workers (one per core) before any is
+    # written: one bad line anywhere and nothing is recorded, every bad line named
+    result = record_bulk(audience, jobs=jobs, on_batch=on_batch, campaign_id=campaign_id,
+                         parse=parse, before_write=lambda: _running(campaign_id, row),
+                         nice=get_settings().campaign_intake_nice)
     log.info("campaign.started", campaign_id=campaign_id, recipients=result.new_events,
              duplicates=result.duplicates)
     return result
+
+
+def _no_customer_twice(audience: Sequence[tuple[str, object]]) -> None:
+    """A customer on two lines is refused, naming both (ids compared as validation will
+    hold them: whitespace stripped)."""
+    seen: dict[str, str] = {}
+    for where, doc in audience:
+        if isinstance(doc, dict) and isinstance(doc.get("customer_id"), str):
+            first = seen.setdefault(doc["customer_id"].strip(), where)
+            if first != where:
+                raise InvalidInput(f"{where}: customer_id",
+                                   f"customer already in the audience at {first}")
+
+
+def _running(campaign_id: str, row: dict) -> None:
+    """Set the campaign running before its first row exists: workers send at once."""
+    if row["state"] == "created":
+        with transaction() as tx:
+            store.set_state(tx, campaign_id, "running")
 
 
 def _control(campaign_id: str, allowed: tuple[str, ...], to: str) -> dict:

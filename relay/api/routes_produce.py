@@ -7,7 +7,6 @@ validation, idempotency and outbox, not a copy.
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from fastapi import APIRouter, Depends, Header, Path, Request
@@ -29,6 +28,7 @@ from relay.api.schemas import (
 )
 from relay.apikeys import Principal
 from relay.errors import InvalidInput, NotFound
+from relay.jsonlines import parse_lines
 from sync_worker.models import EmailChangeRequest
 
 router = APIRouter(prefix="/v1")
@@ -102,23 +102,11 @@ def _record_body(credentials, kind: str, raw: bytes) -> dict:
 
 
 def _ndjson(raw: bytes) -> list[tuple[str, object]]:
-    items, bad = [], []
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput("body", "not UTF-8") from None
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            items.append((f"line {number}", json.loads(line)))
-        except ValueError as exc:
-            bad.append(InvalidInput(f"line {number}", f"not valid JSON: {exc}"))
-    if bad:
-        raise InvalidInput.combine(bad)
-    if not items:
-        raise InvalidInput("body", "no events in the body")
-    return items
+    return parse_lines(text, what="body", items="events")
 
 
 def _record(items: list, principal: Principal) -> dict:

@@ -12,6 +12,7 @@ from relay.cli import app
 from relay.cli.common import console, emit_json, err_console, settings
 from relay.cli.enqueue import _read
 from relay.errors import InvalidInput
+from relay.jsonlines import parse_lines
 
 campaign_app = typer.Typer(help="Promotion campaigns: create, start, pause, resume, cancel, "
                                 "show.", no_args_is_help=True)
@@ -20,15 +21,7 @@ app.add_typer(campaign_app, name="campaign")
 
 def _audience(text: str) -> list[tuple[str, object]]:
     """JSON Lines: [(\"line N\", document)], blank lines skipped."""
-    docs = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            docs.append((f"line {number}", json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"line {number}", f"not valid JSON: {exc.msg}") from None
-    return docs
+    return parse_lines(text, what="audience", items="customers")
 
 
 @campaign_app.command("create")

@@ -17,6 +17,7 @@ import typer
 from relay.cli import app
 from relay.cli.common import console, emit_json, err_console, settings
 from relay.errors import InvalidInput
+from relay.jsonlines import parse_lines
 
 enqueue_app = typer.Typer(help="Hand work to relay from a shell.", no_args_is_help=True)
 app.add_typer(enqueue_app, name="enqueue")
@@ -40,17 +41,7 @@ def _documents(text: str) -> list[tuple[str | None, object]]:
         return [(None, whole)]
     if isinstance(whole, list):
         return [(f"item {i}", doc) for i, doc in enumerate(whole)]
-    docs = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            docs.append((f"line {number}", json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"line {number}", f"not valid JSON: {exc.msg}") from None
-    if not docs:
-        raise InvalidInput("FILE", "no events in the input")
-    return docs
+    return parse_lines(text, what="FILE", items="events")
 
 
 @enqueue_app.command("order-event")

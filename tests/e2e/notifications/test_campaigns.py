@@ -138,6 +138,30 @@ def test_a_bad_audience_line_writes_nothing_and_names_the_line_and_field(env, tm
     assert unknown.returncode == 1 and "no campaign nope" in unknown.stderr
 
 
+def test_a_large_audience_is_validated_in_workers_and_every_bad_line_is_named(env, tmp_path):
+    # 3,000 lines: two intake workers (one per shard), a bad line in each shard and an
+    # unknown field; all three named in one run, nothing written, the campaign not started
+    create(env, tmp_path, "big")
+    docs = [customer(i) for i in range(3_000)]
+    docs[10] = customer(10, email="nope")
+    docs[2_900] = customer(2_900, country="XX")
+    docs[2_950] = customer(2_950, marketing_optin=True)
+    result = cli(env, "campaign", "start", "big", "--audience", audience(tmp_path, docs),
+                 ok=False)
+    assert result.returncode == 2, result.stderr
+    for named in ("line 11: email", "line 2901: country", "line 2951: marketing_optin"):
+        assert named in result.stderr, result.stderr
+    path = tmp_path / "broken.jsonl"
+    path.write_text('{"customer_id": "C-1"\n\n{oops\n')
+    broken = cli(env, "campaign", "start", "big", "--audience", str(path), ok=False)
+    assert broken.returncode == 2 and "line 1" in broken.stderr and "line 3" in broken.stderr
+    with connection() as conn:
+        n = conn.execute("SELECT count(*) AS n FROM order_events").fetchone()["n"]
+        state = conn.execute("SELECT state FROM campaigns WHERE id = 'big'").fetchone()
+        conn.commit()
+    assert n == 0 and state["state"] == "created"
+
+
 def test_cancel_mid_run_stops_every_unsent_message_and_the_sum_holds(
         env, start_worker, standins, tmp_path):
     # 250 ms per email over 8 connections: ~25 s for the audience, so the cancel (a CLI

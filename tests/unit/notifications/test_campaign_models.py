@@ -42,6 +42,16 @@ def test_a_bad_audience_line_names_the_line_and_its_own_field(change, field):
     assert caught.value.field == field
 
 
+def test_an_unknown_field_in_an_audience_line_is_refused_by_name():
+    # a misspelt opt-in would otherwise be dropped and the customer silently suppressed
+    with pytest.raises(InvalidInput) as caught:
+        recipient_event(parse_spec(SPEC), {**LINE, "marketing_optin": True, "zip": "1"},
+                        NOW, "line 4")
+    assert caught.value.field == "line 4: marketing_optin"
+    assert "'marketing_optin', 'zip'" in caught.value.message
+    assert "marketing_opt_in" in caught.value.message
+
+
 def test_a_missing_country_is_named():
     line = {k: v for k, v in LINE.items() if k != "country"}
     with pytest.raises(InvalidInput, match="line 2: country"):
