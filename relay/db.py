@@ -80,7 +80,7 @@ def _open_pool() -> ConnectionPool:
     settings = get_settings()
     return _Pool(
         settings.database_url,
-        min_size=1,
+        min_size=min(settings.db_pool_min, settings.db_pool_max),
         max_size=settings.db_pool_max,
         kwargs={"row_factory": dict_row, "application_name": "relay"},
         configure=_configure,

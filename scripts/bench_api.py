@@ -248,7 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         procs.append(api_proc)
         print(f"[bench] relay serve at {api} ({args.api_workers} processes); logs in "
               f"{workdir}", file=sys.stderr)
-        steady(bench, "http", 20, 2, api, key)   # warm both paths up
+        # warm both paths up at the measured rate, not counted: a process's first second
+        # (imports, pool connections, the broker channel) is start-up, not steady state
+        for mode in ("http", "python"):
+            steady(bench, mode, args.rate, 2, api, key)
         for _ in range(args.rounds):
             for mode in ("http", "python"):
                 rows.append(steady(bench, mode, args.rate, args.duration, api, key,

@@ -7,7 +7,10 @@ functions; the event loop only parses, routes and encodes.
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 
 from relay import console
 from relay.api import (
@@ -37,7 +40,8 @@ def create_app() -> FastAPI:
     settings = get_settings()
     check_config()
     app = FastAPI(title="relay", version="1", description=DESCRIPTION,
-                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+                  lifespan=_lifespan)
     problems.install(app)
     app.add_exception_handler(body.BodyTooLarge, _too_large(settings.api_max_body_bytes))
     app.include_router(health.router)
@@ -51,6 +55,23 @@ def create_app() -> FastAPI:
     app.add_middleware(body.BodyLimit, max_bytes=settings.api_max_body_bytes)
     _document(app)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(_app: FastAPI):
+    await run_in_threadpool(_warm)
+    yield
+
+
+def _warm() -> None:
+    """Pay at start what the first requests would otherwise pay: the producers' imports
+    and the pool's DB_POOL_MIN connections (opened in the background; with PostgreSQL
+    down the API starts anyway and /readyz says so)."""
+    import notifications.intake  # noqa: F401
+    import sync_worker.producer  # noqa: F401
+    from relay.db import get_pool
+
+    get_pool()
 
 
 def _too_large(limit: int):

@@ -34,6 +34,9 @@ def serve_cmd(
     from relay.cli.common import settings as load
 
     s = load()
+    # An API keeps its connections: a burst after a quiet spell must not wait while the
+    # pool opens them (the first second at 200 requests/s had a p99 of ~350 ms).
+    os.environ.setdefault("DB_POOL_MIN", str(s.db_pool_max))
     import uvicorn
 
     from relay.logs import configure_logging

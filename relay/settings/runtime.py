@@ -28,6 +28,10 @@ class RuntimeSettings(Group):
 
     db_pool_max: int = setting(10, "DB_POOL_MAX", "connections per process in the pool",
                                ge=1)
+    # A connection opened on demand costs a request ~5-15 ms (a backend fork and the
+    # session set-up): `relay serve` keeps DB_POOL_MAX open unless told otherwise
+    db_pool_min: int = setting(1, "DB_POOL_MIN", "connections per process kept open"
+                               " (at most DB_POOL_MAX)", ge=1)
     db_pool_timeout_seconds: float = seconds(
         10, "DB_POOL_TIMEOUT_SECONDS",
         "longest a caller waits for a PostgreSQL connection (PostgreSQL down)")
