@@ -224,7 +224,17 @@ def _latency_by_phase(tag: str, intake_done: float) -> dict[str, str]:
                FROM notifications n JOIN order_events e USING (event_id)
                WHERE n.state = 'sent' AND e.event_id LIKE %s GROUP BY 1""",
             (intake_done, f"bench-{tag}-%")).fetchall()
+        minutes = conn.execute(
+            """SELECT floor(extract(epoch FROM e.received_at - to_timestamp(%s)) / 60) AS m,
+                      count(*) AS n, percentile_cont(0.99) WITHIN GROUP (
+                          ORDER BY extract(epoch FROM n.sent_at - e.received_at)) AS p99
+               FROM notifications n JOIN order_events e USING (event_id)
+               WHERE n.state = 'sent' AND e.event_id LIKE %s GROUP BY 1 ORDER BY 1""",
+            (intake_done, f"bench-{tag}-%")).fetchall()
         conn.commit()
+    if len(minutes) > 2:   # where a long run's tail is: transactional p99 minute by minute
+        print("[bench] transactional p99 by minute from the end of the intake: " + ", ".join(
+            f"{int(r['m']):+d}: {r['p99']:.2f} s" for r in minutes), file=sys.stderr)
     return {("intake" if r["during"] else "sending"): " / ".join(f"{x:.3f}" for x in r["p"])
             for r in rows}
 
