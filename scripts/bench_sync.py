@@ -358,10 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     print_table([latency])
     print()
     print(f"mean throughput: baseline {base:.1f}/s, relay {ours:.1f}/s ({best['pool']})")
-    print(f"relay/baseline throughput ratio: {ratio:.2f} (target >= 0.80: "
-          f"{'met' if ratio >= 0.8 else 'NOT met'}); best pool: {best['pool']}")
-    print(f"p99 at {latency['offered_per_s']}/s: {latency['p99_ms']} ms (target < 1000 ms: "
-          f"{'met' if latency['p99_ms'] < 1000 else 'NOT met'})")
+    # the targets of the campaigns issue (task events on for both): ratio >= 0.9 and
+    # p99 < 500 ms at 200 changes/s (the first issue asked 0.8 and 1 s)
+    print(f"relay/baseline throughput ratio: {ratio:.2f} (target >= 0.90: "
+          f"{'met' if ratio >= 0.9 else 'NOT met'}); best pool: {best['pool']}")
+    print(f"p99 at {latency['offered_per_s']}/s: {latency['p99_ms']} ms (target < 500 ms: "
+          f"{'met' if latency['p99_ms'] < 500 else 'NOT met'})")
     print(json.dumps({"throughput": rows, "latency": latency, "ratio": round(ratio, 3)}))
     return 0
 
