@@ -79,8 +79,11 @@ def start_cmd(campaign_id: str = typer.Argument(..., metavar="ID"),
     if as_json:
         emit_json(doc)
         return
+    # `suppressed` counts notification rows (a recipient has one per channel it may get),
+    # so it is named as such: "3000 suppressed" beside 3000 recipients read as all of them
     console.print(f"{campaign_id}: {doc['new']} recipient(s) recorded "
-                  f"({doc['already_recorded']} already were); suppressed at intake: "
+                  f"({doc['already_recorded']} already were); notifications suppressed at "
+                  f"intake, by reason (a recipient has one per channel): "
                   f"{doc['suppressed'] or 'none'}")
 
 
