@@ -25,15 +25,12 @@ def parse_lines(text: str, *, what: str = "input",
             continue
         try:
             docs.append((f"line {number}", json.loads(line)))
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             if len(bad) < MAX_BAD_LINES:
-                bad.append(InvalidInput(f"line {number}", f"not valid JSON: {_reason(exc)}"))
+                bad.append(InvalidInput(f"line {number}", f"not valid JSON: {exc.msg}"))
     if bad:
         raise InvalidInput.combine(bad)
     if not docs:
         raise InvalidInput(what, f"no {items} in the {what}")
     return docs
 
-
-def _reason(exc: ValueError) -> str:
-    return exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)

@@ -13,6 +13,7 @@ import tempfile
 import typer
 
 from relay.cli import app
+from relay.settings import reset_settings_cache
 
 
 @app.command("serve")
@@ -34,9 +35,12 @@ def serve_cmd(
     from relay.cli.common import settings as load
 
     s = load()
-    # An API keeps its connections: a burst after a quiet spell must not wait while the
-    # pool opens them (the first second at 200 requests/s had a p99 of ~350 ms).
-    os.environ.setdefault("DB_POOL_MIN", str(s.db_pool_max))
+    if "DB_POOL_MIN" not in os.environ:
+        # An API keeps its connections: a burst after a quiet spell must not wait while the
+        # pool opens them (the first second at 200 requests/s had a p99 of ~350 ms). The
+        # settings are read again: with --workers 1 the app runs in this very process.
+        os.environ["DB_POOL_MIN"] = str(s.db_pool_max)
+        reset_settings_cache()
     import uvicorn
 
     from relay.logs import configure_logging
