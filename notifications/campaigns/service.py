@@ -146,7 +146,9 @@ def cancel(campaign_id: str, *, wait_s: float = 30.0) -> dict:
         with transaction() as tx:
             # a send that failed transiently went back to pending: cancel it too
             cancelled += store.cancel_unsent(tx, campaign_id)
-            sending = store.recipient_counts(tx, campaign_id).get("sending", 0)
+            # rows, not recipients: a recipient has at most one row in flight, and the
+            # recipients' grouped count would read the whole campaign on every turn
+            sending = store.rows_in_state(tx, campaign_id, "sending")
         if not sending or time.monotonic() >= deadline:
             break
         time.sleep(0.2)
@@ -161,8 +163,7 @@ def show(campaign_id: str) -> dict:
         row = store.get(tx, campaign_id)
         if row is None:
             raise NotFound(f"no campaign {campaign_id}")
-        counts = store.recipient_counts(tx, campaign_id)
-        reasons = store.suppressed_reasons(tx, campaign_id)
+        counts, reasons = store.recipients(tx, campaign_id)
         rate = store.sent_rate(tx, campaign_id, RATE_WINDOW_S)
         quiet = store.parked_quiet(tx, campaign_id)
     unsent = counts.get("pending", 0) + counts.get("sending", 0)
