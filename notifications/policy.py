@@ -49,6 +49,10 @@ def promo_yield_seconds() -> float:
     return get_settings().promo_yield_max_seconds
 
 
+def promo_yield_lag_ms() -> int:
+    return get_settings().promo_yield_lag_ms
+
+
 def sla_seconds() -> int:
     return get_settings().notification_sla_seconds
 

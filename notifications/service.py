@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from notifications import planning, policy
+from notifications import lateness, planning, policy
 from notifications.channels import Channel, ChannelError, channels_from_settings
 from notifications.channels.base import PermanentChannelError, TransientChannelError
 from notifications.channels.inapp import InAppChannel
@@ -141,14 +141,15 @@ _backlog_seen = (0.0, False)
 
 
 def _orders_waiting() -> bool:
-    """Transactional messages waiting in Redis (LLEN, cached for 0.2 s per process)."""
+    """Transactional messages waiting in Redis (LLEN), or recently picked up late
+    (notifications/lateness.py); cached for 0.2 s per process."""
     global _backlog_seen
     checked_at, waiting = _backlog_seen
     if time.monotonic() - checked_at > 0.2:
         from relay.brokerinfo import queue_depth
 
         depths = [queue_depth(q) for q in (Queues.TRANSACTIONAL, Queues.EXPEDITE)]
-        waiting = any(d for d in depths if d)
+        waiting = any(d for d in depths if d) or lateness.orders_late()
         _backlog_seen = (time.monotonic(), waiting)
     return waiting
 
@@ -157,6 +158,7 @@ def _claim(notification_id: uuid.UUID) -> Claim | str:
     token = uuid.uuid4()
     row = store.fast_claim(notification_id, token, policy.claim_seconds())
     if row is not None:
+        lateness.report(row["waited_s"])
         return Claim(notification_id, token, row["channel"],
                      OrderEvent.model_validate(row["payload"]))
     return _claim_deciding(notification_id)

@@ -29,6 +29,11 @@ class PromoSettings(Group):
     promo_yield_max_seconds: float = seconds(
         3, "PROMO_YIELD_MAX_SECONDS", "longest a promotion waits while order updates are"
         " queued", blank=BLANK_DEFAULT)
+    # Queued order updates are one sign promotions must yield; the other is order updates
+    # picked up late, which a queue-depth check cannot see when workers prefetch them.
+    promo_yield_lag_ms: int = setting(
+        250, "PROMO_YIELD_LAG_MS", "promotions also wait while an order update waited"
+        " longer than this to be picked up; 0 turns it off", ge=0, le=60_000)
     promo_quiet_hours: str = setting(
         "21-8", "PROMO_QUIET_HOURS", "local hours (by country) with no promotions; off"
         " disables", blank=BLANK_DEFAULT)

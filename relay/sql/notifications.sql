@@ -17,9 +17,12 @@
 -- racing for the row: the second's UPDATE waits for the first's row lock, re-reads the
 -- row, finds it 'sending' and matches nothing, so it takes the careful path, which
 -- answers "busy". No row: take the careful path.
+-- waited_s: on a row's first attempt, how long it waited from activation (intake, or a
+-- fallback's activation) to this claim; promotions yield while it runs late
+-- (notifications/lateness.py). NULL on a retry, whose wait was a planned backoff.
 CREATE OR REPLACE FUNCTION notification_claim(p_id uuid, p_token uuid,
                                               p_lease_s double precision)
-RETURNS TABLE (channel text, payload json)
+RETURNS TABLE (channel text, payload json, waited_s double precision)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 BEGIN
@@ -31,7 +34,9 @@ BEGIN
     FROM order_events e
     WHERE n.id = p_id AND n.state = 'pending' AND n.event_type <> 'promotion'
       AND e.event_id = n.event_id AND e.payload->>'expires' IS NULL
-    RETURNING n.channel, e.payload;
+    RETURNING n.channel, e.payload,
+              CASE WHEN n.attempts = 1
+                   THEN extract(epoch FROM clock_timestamp() - n.activated_at)::float8 END;
 END;
 $$;
 
