@@ -158,7 +158,7 @@ def _claim(notification_id: uuid.UUID) -> Claim | str:
     token = uuid.uuid4()
     row = store.fast_claim(notification_id, token, policy.claim_seconds())
     if row is not None:
-        lateness.report(row["waited_s"])
+        lateness.report(row.get("waited_s"))   # absent before migration 0330
         return Claim(notification_id, token, row["channel"],
                      OrderEvent.model_validate(row["payload"]))
     return _claim_deciding(notification_id)
