@@ -172,7 +172,9 @@ def test_erasure_and_retention_leave_no_personal_data_and_reports_unchanged(
     # follow (and the README's table)
     assert {h["table"] for h in before} <= {h.table for h in catalog.holdings()}
     now = datetime.now(UTC)
-    period = (now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1),
+    # from midnight two days back: B's late order happened 30 hours ago, which before
+    # 06:00 UTC is earlier than yesterday's midnight
+    period = (now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2),
               now + timedelta(hours=1))
     report_before = reports.report(*period, now=now)
     assert report_before["overall"]["events"] >= 5
