@@ -40,7 +40,7 @@ def _build() -> redis.Redis:
 
 
 _client: PerProcess[redis.Redis] = PerProcess(_build, lambda c: c.close())
-_reported = [0.0]
+_reported_at = 0.0        # monotonic; guarded by _lock (the worker's threads share it)
 _lock = threading.Lock()
 
 
@@ -50,11 +50,12 @@ def report(waited_s: float | None) -> None:
     lag_ms = policy.promo_yield_lag_ms()
     if not lag_ms or waited_s is None or waited_s * 1000 <= lag_ms:
         return
+    global _reported_at
     now = time.monotonic()
     with _lock:
-        if now - _reported[0] < REPORT_EVERY_S:
+        if now - _reported_at < REPORT_EVERY_S:
             return
-        _reported[0] = now
+        _reported_at = now
     try:
         _client.get().set(KEY, f"{waited_s:.3f}", px=FLAG_MS)
     except redis.RedisError as exc:

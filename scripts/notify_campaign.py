@@ -316,7 +316,6 @@ def run_relay(bench, n: int) -> dict:
         stop.set()
     total_s = time.perf_counter() - started
     meter.stop()
-    stop.set()
     if feeder.is_alive():
         feeder.join()
     cpu = sum(cpu_seconds(p.pid) for p in promos) - cpu0

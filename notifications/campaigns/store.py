@@ -104,10 +104,6 @@ def recipients(tx: Tx, campaign_id: str) -> tuple[dict[str, int], dict[str, int]
     return counts, reasons
 
 
-def recipient_counts(tx: Tx, campaign_id: str) -> dict[str, int]:
-    return recipients(tx, campaign_id)[0]
-
-
 def rows_in_state(tx: Tx, campaign_id: str, state: str) -> int:
     """Notification rows of the campaign in one state: the (campaign_id, state) index
     reads only those rows, so a loop may poll it (cancel waits on 'sending' this way)."""
